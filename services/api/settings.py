@@ -1,0 +1,17 @@
+"""Settings of the api service (environment variables prefixed `API_`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
+
+    service_name: ClassVar[str] = "api"
+    default_port: ClassVar[int] = 8000
+    default_worker_port: ClassVar[int] = 9000

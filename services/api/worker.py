@@ -1,0 +1,16 @@
+"""`python -m services.api.worker`: the api worker (its queue and its outbox relay)."""
+
+from __future__ import annotations
+
+from services.api.models import outbox
+from services.api.settings import Settings
+from services.kit.worker import WorkerSpec, serve_worker
+
+
+def spec(settings: Settings | None = None) -> WorkerSpec:
+    """What the api worker runs."""
+    return WorkerSpec(settings=settings or Settings(), functions=[], outbox=outbox)
+
+
+if __name__ == "__main__":
+    serve_worker(spec())

@@ -1,0 +1,146 @@
+"""Liveness and readiness: ``/healthz`` says the process is alive, ``/readyz`` reports
+each dependency and fails (503, problem+json) on the ones the process cannot work without.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from services.kit.db import Database
+from services.kit.errors import problem_response
+from shared.errors import Problem, problem_type
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+@cache
+def migration_head() -> str:
+    """The revision the code expects the database to be at."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:
+        raise RuntimeError("the migration history has no head")
+    return head
+
+
+@dataclass
+class Check:
+    """One dependency: ``critical`` ones make ``/readyz`` fail."""
+
+    name: str
+    probe: Callable[[], Awaitable[str]]
+    critical: bool = True
+
+
+class CheckResult(BaseModel):
+    name: str
+    ok: bool
+    critical: bool
+    detail: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: list[CheckResult]
+
+
+def database_check(database: Database, *, require_head: bool) -> Check:
+    """The database answers and (for HTTP services) is migrated to the code's head."""
+
+    async def probe() -> str:
+        async with database.engine.connect() as conn:
+            if not require_head:
+                await conn.execute(text("SELECT 1"))
+                return "reachable"
+            current = await conn.scalar(text("SELECT version_num FROM public.alembic_version"))
+        head = migration_head()
+        if current != head:
+            raise RuntimeError(f"database at migration {current}, code expects {head}")
+        return f"reachable, at migration head {head}"
+
+    return Check("database", probe, critical=True)
+
+
+def redis_check(redis: Redis, *, critical: bool) -> Check:
+    async def probe() -> str:
+        await redis.ping()
+        return "reachable"
+
+    return Check("redis", probe, critical=critical)
+
+
+async def run_checks(checks: Sequence[Check]) -> Readiness:
+    async def one(check: Check) -> CheckResult:
+        try:
+            detail = await asyncio.wait_for(check.probe(), timeout=CHECK_TIMEOUT_SECONDS)
+            return CheckResult(name=check.name, ok=True, critical=check.critical, detail=detail)
+        except TimeoutError:
+            return CheckResult(
+                name=check.name, ok=False, critical=check.critical, detail="timed out"
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure is "down", reported by name
+            return CheckResult(
+                name=check.name, ok=False, critical=check.critical, detail=_short(exc)
+            )
+
+    results = list(await asyncio.gather(*(one(c) for c in checks)))
+    down = [r for r in results if not r.ok and r.critical]
+    return Readiness(status="unavailable" if down else "ready", checks=results)
+
+
+def _short(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message}"[:300]
+
+
+def health_router(get_checks: Callable[[Request], Sequence[Check]]) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", operation_id="healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @router.get(
+        "/readyz",
+        operation_id="readyz",
+        summary="Every dependency the service needs answers",
+        response_model=Readiness,
+        responses={503: {"model": Problem, "content": {"application/problem+json": {}}}},
+    )
+    async def readyz(request: Request) -> Any:
+        readiness = await run_checks(get_checks(request))
+        down = [c for c in readiness.checks if not c.ok and c.critical]
+        if not down:
+            return readiness
+        names = ", ".join(c.name for c in down)
+        problem = Problem(
+            type=problem_type("not-ready"),
+            title="Service not ready",
+            status=503,
+            detail=f"Down: {names}.",
+            instance=request.url.path,
+            down=[c.name for c in down],
+            checks=[c.model_dump() for c in readiness.checks],
+        )
+        return problem_response(problem)
+
+    return router
+
+
+def ready_json(readiness: Readiness) -> JSONResponse:
+    return JSONResponse(readiness.model_dump())

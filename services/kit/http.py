@@ -1,0 +1,139 @@
+"""The FastAPI app every HTTP service is built from: errors, middleware, health, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from redis.asyncio import Redis
+from sqlalchemy import Table
+
+from services.kit.auth import RemoteKeySet, TokenVerifier
+from services.kit.db import Database
+from services.kit.errors import PROBLEM_RESPONSES, install_error_handlers
+from services.kit.health import Check, database_check, health_router, redis_check
+from services.kit.logging import configure_logging
+from services.kit.middleware import RequestContextMiddleware
+from services.kit.metrics import CONTENT_TYPE_LATEST, OUTBOX_BACKLOG, generate_latest
+from services.kit.outbox import outbox_backlog
+from services.kit.settings import ServiceSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    outbox: Table | None = None,
+    on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    """Build a service's app. Process-wide resources (engine, Redis) are made in the
+    lifespan and kept on ``app.state``; tests may put their own there first."""
+    service = settings.service_name
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service, settings.log_level, settings.log_format)
+        owned: list[Any] = []
+        if getattr(app.state, "database", None) is None:
+            app.state.database = Database.connect(
+                settings.database_url, pool_size=settings.db_pool_size, application_name=service
+            )
+            owned.append(app.state.database)
+        if getattr(app.state, "redis", None) is None:
+            app.state.redis = Redis.from_url(
+                settings.redis_url, socket_connect_timeout=2, socket_timeout=2
+            )
+            owned.append(app.state.redis)
+        if on_startup is not None:
+            await on_startup(app)
+        try:
+            yield
+        finally:
+            for resource in owned:
+                if isinstance(resource, Database):
+                    await resource.dispose()
+                else:
+                    await resource.aclose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = None
+    app.state.redis = None
+    # Verifies identity's tokens locally. The session-version store (immediate
+    # revocation) is filled in by the identity issue.
+    app.state.token_verifier = TokenVerifier(
+        RemoteKeySet(settings.jwks_url),
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )
+    install_error_handlers(app)
+
+    def checks(request: Request) -> list[Check]:
+        state = request.app.state
+        # Redis down is reported, not fatal, for an HTTP service: the outbox holds
+        # events and token checks fall back to the database.
+        return [
+            database_check(state.database, require_head=True),
+            redis_check(state.redis, critical=False),
+        ]
+
+    app.include_router(health_router(checks))
+    app.add_api_route(
+        "/metrics",
+        _metrics_endpoint(service, outbox),
+        methods=["GET"],
+        include_in_schema=False,
+    )
+    for router in routers:
+        app.include_router(router)
+
+    app.add_middleware(
+        RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes
+    )
+    return app
+
+
+def _metrics_endpoint(
+    service: str, outbox: Table | None
+) -> Callable[[Request], Awaitable[Response]]:
+    async def metrics(request: Request) -> Response:
+        if outbox is not None:
+            database: Database = request.app.state.database
+            try:
+                async with database.transaction() as session:
+                    OUTBOX_BACKLOG.labels(service).set(await outbox_backlog(session, outbox))
+            except Exception:  # noqa: BLE001 - metrics must answer while the database is down
+                pass
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+def serve_http(app_path: str, settings: ServiceSettings) -> None:
+    """Run a service's HTTP app until SIGINT/SIGTERM."""
+    uvicorn.run(
+        app_path,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        lifespan="on",
+    )

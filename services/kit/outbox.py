@@ -1,0 +1,206 @@
+"""The transactional outbox and its relay, and the consumer-side inbox.
+
+A service writes its event in the same transaction as the state change
+(:func:`publish`); the relay moves committed rows to arq, one job per consuming
+queue with job id ``<outbox id>:<queue>``, and marks them sent. If Redis is down
+the rows wait; nothing is announced that did not commit. A relay that dies
+between enqueue and mark-sent enqueues again, so consumers record what they
+handled (:func:`claim_message`) and do nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kit.db import Database
+from services.kit.ids import new_id
+from services.kit.metrics import OUTBOX_BACKLOG, OUTBOX_RELAYED
+from services.kit.queue import Queue
+from services.kit.settings import queue_name
+from shared.contracts import ROUTES, Contract, EventEnvelope
+
+log = structlog.get_logger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The ``outbox`` table of one service's schema."""
+    table = Table(
+        "outbox",
+        metadata,
+        Column("id", Uuid, primary_key=True),
+        Column("name", String(100), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("org_id", Uuid, nullable=True),
+        Column("payload", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+    )
+    # The relay reads only unsent rows: keep that index as small as the backlog.
+    Index(
+        "ix_outbox_unsent",
+        table.c.id,
+        postgresql_where=table.c.sent_at.is_(None),
+    )
+    return table
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    """The ``inbox`` table: ids of messages this service has already handled."""
+    return Table(
+        "inbox",
+        metadata,
+        Column("message_id", String(200), primary_key=True),
+        Column("name", String(100), nullable=False),
+        Column(
+            "processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+        ),
+    )
+
+
+async def publish(
+    session: AsyncSession, outbox: Table, message: Contract, *, org_id: uuid.UUID | None = None
+) -> uuid.UUID:
+    """Record ``message`` for delivery once the caller's transaction commits."""
+    event_id = new_id()
+    await session.execute(
+        outbox.insert().values(
+            id=event_id,
+            name=message.name,
+            version=message.version,
+            org_id=org_id,
+            payload=message.model_dump(mode="json"),
+        )
+    )
+    return event_id
+
+
+async def claim_message(session: AsyncSession, inbox: Table, message_id: str, name: str) -> bool:
+    """Record that this transaction handles ``message_id``; False when it was handled already.
+
+    A concurrent duplicate blocks on the primary key until the first commits (then
+    sees a conflict) or rolls back (then claims it), so the effect happens once.
+    """
+    result = await session.execute(
+        insert(inbox)
+        .values(message_id=message_id, name=name)
+        .on_conflict_do_nothing(index_elements=["message_id"])
+        .returning(inbox.c.message_id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+def job_id(event_id: uuid.UUID, queue: str) -> str:
+    """arq job ids are global across queues, so the queue is part of the id."""
+    return f"{event_id}:{queue}"
+
+
+@dataclass
+class OutboxRelay:
+    """Moves committed outbox rows to the consuming queues."""
+
+    database: Database
+    outbox: Table
+    queue: Queue
+    service: str
+    namespace: str
+    routes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: ROUTES)
+    batch_size: int = 100
+    poll_seconds: float = 0.25
+    max_backoff_seconds: float = 10.0
+    # Test hook: called after the batch is enqueued and before it is marked sent.
+    after_enqueue: Callable[[], None] | None = None
+
+    async def relay_once(self) -> int:
+        """Deliver one batch; returns how many rows were marked sent."""
+        table = self.outbox
+        async with self.database.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(table)
+                    .where(table.c.sent_at.is_(None))
+                    .order_by(table.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            for row in rows:
+                envelope = EventEnvelope(
+                    id=row.id,
+                    name=row.name,
+                    version=row.version,
+                    org_id=row.org_id,
+                    occurred_at=row.created_at,
+                    payload=row.payload,
+                )
+                body = envelope.model_dump(mode="json")
+                for consumer in self.routes.get(row.name, ()):
+                    target = queue_name(self.namespace, consumer)
+                    await self.queue.enqueue(
+                        row.name, body, queue_name=target, job_id=job_id(row.id, target)
+                    )
+                OUTBOX_RELAYED.labels(self.service, row.name).inc()
+            if self.after_enqueue is not None:
+                self.after_enqueue()
+            await session.execute(
+                update(table)
+                .where(table.c.id.in_([r.id for r in rows]))
+                .values(sent_at=datetime.now(UTC))
+            )
+            return len(rows)
+
+    async def backlog(self) -> int:
+        """How many committed events wait for the relay (also sets the gauge)."""
+        async with self.database.transaction() as session:
+            count = await outbox_backlog(session, self.outbox)
+        OUTBOX_BACKLOG.labels(self.service).set(count)
+        return count
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set; back off while Redis or the database is down."""
+        delay = self.poll_seconds
+        while not stop.is_set():
+            try:
+                moved = await self.relay_once()
+                delay = self.poll_seconds
+                if moved == self.batch_size:
+                    continue  # more waiting: no sleep
+            except Exception as exc:  # noqa: BLE001 - any outage: keep the rows, retry later
+                log.warning("outbox_relay_failed", error=repr(exc), retry_in=delay)
+                delay = min(max(delay * 2, 0.5), self.max_backoff_seconds)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+
+async def outbox_backlog(session: AsyncSession, outbox: Table) -> int:
+    """Unsent rows, for the ``/metrics`` gauge of HTTP processes."""
+    count = await session.scalar(
+        select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+    )
+    return int(count or 0)
+

@@ -1,0 +1,22 @@
+"""The mailer service's HTTP app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.mailer.models import outbox
+from services.mailer.settings import Settings
+from services.kit.http import create_service_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the mailer app; settings are read from the environment unless given."""
+    return create_service_app(
+        settings or Settings(),
+        title="Pursuit mailer",
+        description="Outbound email and WhatsApp: renders and sends messages, notifications, unsubscribe and suppression.",
+        outbox=outbox,
+    )
+
+
+app = create_app()

@@ -1,0 +1,33 @@
+"""Settings of the mailer service (environment variables prefixed `MAILER_`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="MAILER_", extra="ignore")
+
+    service_name: ClassVar[str] = "mailer"
+    default_port: ClassVar[int] = 8003
+    default_worker_port: ClassVar[int] = 9003
+
+    # The SMTP relay for transactional mail (invitations, resets, notifications).
+    # The default is the local catcher `make run` starts.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "Pursuit <no-reply@pursuit.localhost>"
+    # Retries of a send that failed before the end of DATA (4xx, connection lost).
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
+    max_tries: int = 8

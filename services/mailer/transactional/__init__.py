@@ -1,0 +1,1 @@
+"""Transactional email: invitations, password resets, notifications (`SendEmail`)."""

@@ -1,0 +1,30 @@
+"""Commands: jobs one service asks another to do."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from pydantic import EmailStr, Field
+
+from shared.contracts.base import Contract
+
+
+class SendEmail(Contract):
+    """Send one transactional email (invitation, password reset, notification).
+
+    ``idempotency_key`` makes a redelivered command send nothing twice: the mailer
+    keeps one send row per key.
+    """
+
+    name: ClassVar[str] = "send_email"
+    version: int = 1
+
+    idempotency_key: uuid.UUID
+    org_id: uuid.UUID | None = None
+    to: EmailStr
+    subject: str = Field(min_length=1, max_length=998)
+    text: str
+    html: str | None = None
+    reply_to: EmailStr | None = None
+    tags: list[str] = Field(default_factory=list)

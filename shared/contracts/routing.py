@@ -1,0 +1,22 @@
+"""Which services consume which message: the relay enqueues one job per consumer.
+
+The producer's outbox relay reads this table; a consumer that starts to listen
+to an event adds itself here.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from shared.contracts.jobs import SendEmail
+
+ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        SendEmail.name: ("mailer",),
+    }
+)
+
+
+def consumers_of(message_name: str) -> tuple[str, ...]:
+    """The services whose queues receive ``message_name`` (empty when nobody listens)."""
+    return ROUTES.get(message_name, ())
