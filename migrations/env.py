@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
 from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.api.models import metadata as api_metadata
-from services.identity.models import metadata as identity_metadata
-from services.inbound.models import metadata as inbound_metadata
+from migrations.metadata import include_name, target_metadata
 from services.kit.migrations import MigrationSettings
-from services.mailer.models import metadata as mailer_metadata
-from services.scheduler.models import metadata as scheduler_metadata
-
-target_metadata = [
-    identity_metadata,
-    api_metadata,
-    scheduler_metadata,
-    mailer_metadata,
-    inbound_metadata,
-]
-SCHEMAS = {m.schema for m in target_metadata}
 
 config = context.config
 _settings = MigrationSettings()
 URL: str = config.attributes.get("url") or _settings.migration_database_url
 APP_ROLE: str = config.attributes.get("app_role") or _settings.app_db_role
-
-
-def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    # Only our schemas: never touch public or another tool's tables.
-    if type_ == "schema":
-        return name in SCHEMAS
-    return True
 
 
 def do_run_migrations(connection: Connection) -> None:

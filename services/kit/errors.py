@@ -136,7 +136,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        err = MalformedBody("The request body is not valid JSON.")
+        err: DomainError = MalformedBody("The request body is not valid JSON.")
+        return problem_response(err.problem(_request_id(request), request.url.path))
+    body_errors = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in errors)
+    if body_errors and not _is_json(request.headers.get("content-type")):
+        err = UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
         return problem_response(err.problem(_request_id(request), request.url.path))
     params = [InvalidParam(name=_loc_name(e.get("loc", ())), reason=str(e.get("msg"))) for e in errors]
     problem = Problem(
@@ -151,17 +155,26 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem)
 
 
-async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled_error", path=request.url.path)
-    problem = Problem(
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def internal_error(request_id: str | None, instance: str) -> Problem:
+    """The body of a 500: no internals, only the request id to find them in the logs."""
+    return Problem(
         type=problem_type("internal-error"),
         title="Internal server error",
         status=500,
         detail="Something went wrong on our side; the request id identifies it in our logs.",
-        instance=request.url.path,
-        request_id=_request_id(request),
+        instance=instance,
+        request_id=request_id,
     )
-    return problem_response(problem)
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path)
+    return problem_response(internal_error(_request_id(request), request.url.path))
 
 
 def install_error_handlers(app: FastAPI) -> None:

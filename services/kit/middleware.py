@@ -11,9 +11,9 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.kit.errors import PayloadTooLarge
+from services.kit.errors import PayloadTooLarge, internal_error
 from services.kit.metrics import REQUEST_SECONDS, REQUESTS
-from shared.errors import PROBLEM_CONTENT_TYPE
+from shared.errors import PROBLEM_CONTENT_TYPE, Problem
 
 log = structlog.get_logger("pursuit.http")
 
@@ -45,28 +45,57 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        too_large = False
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
-                status = message["status"]
                 response_started = True
-                message.setdefault("headers", [])
+                if too_large:
+                    # The framework turned our interrupted read into its own error:
+                    # answer 413 instead and drop that response.
+                    status = 413
+                    await self._too_large(send, request_id, scope)
+                    return
+                status = message["status"]
                 message["headers"] = [
-                    *message["headers"],
+                    *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
                 ]
+            elif too_large:
+                return
             await send(message)
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    too_large = True
+                    raise _BodyTooLarge
+            return message
 
         declared = headers.get("content-length")
         try:
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-                await self._too_large(send_wrapper, request_id, scope)
+                status = 413
+                await self._too_large(send, request_id, scope)
                 return
-            await self.app(scope, self._limited(receive), send_wrapper)
+            await self.app(scope, limited_receive, send_wrapper)
         except _BodyTooLarge:
             if not response_started:
-                await self._too_large(send_wrapper, request_id, scope)
+                status = 413
+                await self._too_large(send, request_id, scope)
+        except Exception:
+            # Rendered here rather than by Starlette's outer error middleware so the
+            # 500 carries the request id too; the traceback goes to the log only.
+            log.exception("unhandled_error", path=scope["path"])
+            if not response_started:
+                status = 500
+                await self._send_problem(send, request_id, internal_error(request_id, scope["path"]))
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -84,33 +113,22 @@ class RequestContextMiddleware:
             )
             structlog.contextvars.unbind_contextvars("request_id")
 
-    def _limited(self, receive: Receive) -> Receive:
-        received = 0
-        limit = self.max_body_bytes
-
-        async def wrapper() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _BodyTooLarge
-            return message
-
-        return wrapper
-
     async def _too_large(self, send: Send, request_id: str, scope: Scope) -> None:
         problem = PayloadTooLarge(
             f"The request body exceeds the limit of {self.max_body_bytes} bytes.",
             limit_bytes=self.max_body_bytes,
         ).problem(request_id=request_id, instance=scope["path"])
+        await self._send_problem(send, request_id, problem)
+
+    async def _send_problem(self, send: Send, request_id: str, problem: Problem) -> None:
         body = _json(problem.body())
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": problem.status,
                 "headers": [
                     (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                    (b"x-request-id", request_id.encode()),
                     (b"content-length", str(len(body)).encode()),
                 ],
             }

@@ -1,0 +1,195 @@
+"""`SendEmail` through a real mailer worker, real Redis and a real SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from services.kit.db import Database
+from services.kit.ids import new_id
+from services.kit.queue import ArqQueue
+from services.kit.worker import RunningWorker, running
+from services.mailer.models import email_sends
+from services.mailer.settings import Settings
+from services.mailer.worker import spec
+from shared.contracts import EventEnvelope, SendEmail
+from tests.support.smtp import SmtpServer
+
+FINAL = {"sent", "failed", "bounced", "unknown"}
+
+
+@pytest.fixture
+def mailer_settings(service_env: dict[str, Any], smtp_server: SmtpServer) -> Settings:
+    return Settings.model_validate(
+        {
+            **service_env,
+            "smtp_port": smtp_server.port,
+            "smtp_timeout_seconds": 1.0,
+            "retry_base_seconds": 0.05,
+            "max_tries": 3,
+            "mail_from": "Pursuit <no-reply@pursuit.test>",
+        }
+    )
+
+
+@pytest.fixture
+async def worker(mailer_settings: Settings, committed: Database) -> AsyncIterator[RunningWorker]:
+    async with running(spec(mailer_settings), committed) as handle:
+        yield handle
+
+
+Enqueue = Callable[[SendEmail], Awaitable[str]]
+
+
+@pytest.fixture
+def enqueue(worker: RunningWorker, mailer_settings: Settings) -> Enqueue:
+    async def put(command: SendEmail, job_id: str | None = None) -> str:
+        envelope = EventEnvelope(
+            id=new_id(),
+            name=command.name,
+            version=command.version,
+            occurred_at=datetime.now(UTC),
+            payload=command.model_dump(mode="json"),
+        )
+        job_id = job_id or f"{envelope.id}:{mailer_settings.queue_name}"
+        queue: ArqQueue = worker.queue
+        await queue.enqueue(
+            command.name,
+            envelope.model_dump(mode="json"),
+            queue_name=mailer_settings.queue_name,
+            job_id=job_id,
+        )
+        return job_id
+
+    return put
+
+
+def command(**overrides: Any) -> SendEmail:
+    values: dict[str, Any] = {
+        "idempotency_key": uuid.uuid4(),
+        "to": "lead@example.com",
+        "subject": "Welcome to Pursuit",
+        "text": "Hello there.",
+        "html": "<p>Hello there.</p>",
+        "reply_to": "owner@example.com",
+    }
+    values.update(overrides)
+    return SendEmail(**values)
+
+
+async def wait_for_status(database: Database, key: uuid.UUID, timeout: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with database.transaction() as s:
+            row = (
+                await s.execute(select(email_sends).where(email_sends.c.idempotency_key == key))
+            ).mappings().one_or_none()
+        if row is not None and row["status"] in FINAL:
+            return row
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"send {key} not final: {row}")
+        await asyncio.sleep(0.05)
+
+
+async def test_send_email_reaches_the_smtp_server_with_the_right_headers(
+    enqueue: Enqueue, committed: Database, smtp_server: SmtpServer
+) -> None:
+    cmd = command()
+    await enqueue(cmd)
+    row = await wait_for_status(committed, cmd.idempotency_key)
+    assert row["status"] == "sent"
+    assert row["attempts"] == 1
+    [message] = smtp_server.handler.received
+    assert message["To"] == "lead@example.com"
+    assert message["From"] == "Pursuit <no-reply@pursuit.test>"
+    assert message["Subject"] == "Welcome to Pursuit"
+    assert message["Reply-To"] == "owner@example.com"
+    assert message["Message-ID"] == row["message_id"]
+    assert message["Message-ID"].endswith("@pursuit.test>")
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["Date"]
+    assert message.is_multipart()
+    parts = {p.get_content_type(): p.get_payload(decode=True) for p in message.walk()}
+    assert b"Hello there." in parts["text/plain"]
+    assert b"<p>Hello there.</p>" in parts["text/html"]
+
+
+async def test_a_4xx_is_retried_until_accepted(
+    enqueue: Enqueue, committed: Database, smtp_server: SmtpServer
+) -> None:
+    smtp_server.handler.data_replies = ["451 4.3.0 Try again later"]
+    cmd = command()
+    await enqueue(cmd)
+    row = await wait_for_status(committed, cmd.idempotency_key)
+    assert row["status"] == "sent"
+    assert row["attempts"] == 2
+    assert smtp_server.handler.data_attempts == 2
+    assert len(smtp_server.handler.received) == 1
+
+
+async def test_a_4xx_on_every_try_ends_failed_after_max_tries(
+    enqueue: Enqueue, committed: Database, smtp_server: SmtpServer
+) -> None:
+    smtp_server.handler.data_replies = ["451 4.3.0 Busy"] * 5
+    cmd = command()
+    await enqueue(cmd)
+    row = await wait_for_status(committed, cmd.idempotency_key)
+    assert row["status"] == "failed"
+    assert row["attempts"] == 3
+    assert "451" in row["last_error"]
+    assert smtp_server.handler.received == []
+
+
+async def test_a_5xx_is_not_retried(
+    enqueue: Enqueue, committed: Database, smtp_server: SmtpServer
+) -> None:
+    smtp_server.handler.data_replies = ["554 5.7.1 Message rejected"]
+    cmd = command()
+    await enqueue(cmd)
+    row = await wait_for_status(committed, cmd.idempotency_key)
+    assert row["status"] == "failed"
+    assert row["attempts"] == 1
+    assert "554" in row["last_error"]
+    await asyncio.sleep(0.3)  # a retry would have come by now (backoff is 50 ms)
+    assert smtp_server.handler.data_attempts == 1
+
+
+async def test_a_5xx_to_rcpt_is_a_bounce(
+    enqueue: Enqueue, committed: Database, smtp_server: SmtpServer
+) -> None:
+    smtp_server.handler.rcpt_replies = ["550 5.1.1 No such user"]
+    cmd = command()
+    await enqueue(cmd)
+    row = await wait_for_status(committed, cmd.idempotency_key)
+    assert row["status"] == "bounced"
+    assert smtp_server.handler.data_attempts == 0
+
+
+async def test_a_timeout_after_data_is_unknown_and_never_resent(
+    enqueue: Enqueue, committed: Database, smtp_server: SmtpServer
+) -> None:
+    smtp_server.handler.data_delay_seconds = 2.5  # the client gives up after 1 s
+    cmd = command()
+    await enqueue(cmd)
+    row = await wait_for_status(committed, cmd.idempotency_key)
+    assert row["status"] == "unknown"
+    assert row["attempts"] == 1
+    await asyncio.sleep(2.0)  # let the server finish; a retry would show as a 2nd DATA
+    assert smtp_server.handler.data_attempts == 1
+
+
+async def test_the_same_command_twice_sends_once(
+    enqueue: Enqueue, committed: Database, smtp_server: SmtpServer
+) -> None:
+    cmd = command()
+    await enqueue(cmd)
+    await wait_for_status(committed, cmd.idempotency_key)
+    await enqueue(cmd)  # e.g. a redelivery under a different job id
+    await asyncio.sleep(0.5)
+    assert smtp_server.handler.data_attempts == 1

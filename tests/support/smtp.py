@@ -1,0 +1,69 @@
+"""A real SMTP server (aiosmtpd) whose answers a test scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ScriptedHandler:
+    """Answers DATA (and RCPT) from a script; records what was accepted."""
+
+    data_replies: list[str] = field(default_factory=list)
+    rcpt_replies: list[str] = field(default_factory=list)
+    data_delay_seconds: float = 0.0
+    received: list[Message] = field(default_factory=list)
+    data_attempts: int = 0
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.rcpt_replies:
+            reply = self.rcpt_replies.pop(0)
+            if not reply.startswith("250"):
+                return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.data_attempts += 1
+        if self.data_delay_seconds:
+            await asyncio.sleep(self.data_delay_seconds)
+        reply = self.data_replies.pop(0) if self.data_replies else "250 Message accepted"
+        if reply.startswith("250"):
+            self.received.append(email.message_from_bytes(envelope.content))
+        return reply
+
+
+@dataclass
+class SmtpServer:
+    handler: ScriptedHandler
+    port: int
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    handler = ScriptedHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpServer(handler, port)
+    finally:
+        controller.stop()
