@@ -90,14 +90,18 @@ async def committed(database: Database, owner_database: Database) -> AsyncIterat
     yield database
     async with owner_database.transaction() as s:
         tables = (
-            await s.execute(
-                text(
-                    "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) "
-                    "FROM pg_tables WHERE schemaname = ANY(:schemas)"
-                ),
-                {"schemas": list(SERVICE_SCHEMAS)},
+            (
+                await s.execute(
+                    text(
+                        "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) "
+                        "FROM pg_tables WHERE schemaname = ANY(:schemas)"
+                    ),
+                    {"schemas": list(SERVICE_SCHEMAS)},
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if tables:
             await s.execute(text(f"TRUNCATE {', '.join(tables)}"))
 
@@ -116,7 +120,9 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-def service_env(test_database: ProvisionedDatabase, redis_url: str, namespace: str) -> dict[str, Any]:
+def service_env(
+    test_database: ProvisionedDatabase, redis_url: str, namespace: str
+) -> dict[str, Any]:
     """Settings values pointing a service at the test database, Redis and namespace."""
     return {
         "DATABASE_URL": test_database.app_url,

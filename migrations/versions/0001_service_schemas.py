@@ -20,7 +20,9 @@ SCHEMAS = ("identity", "api", "scheduler", "mailer", "inbound")
 
 
 def _app_role() -> str:
-    return str(op.get_context().config.attributes["app_role"])
+    config = op.get_context().config
+    assert config is not None
+    return str(config.attributes["app_role"])
 
 
 def upgrade() -> None:

@@ -14,7 +14,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         settings or Settings(),
         title="Pursuit api",
-        description="The public API: assistants, schedules, leads, conversations, the inbox and webhooks.",
+        description=(
+            "The public API: assistants, schedules, leads, conversations, the inbox and webhooks."
+        ),
         outbox=outbox,
     )
 

@@ -14,7 +14,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         settings or Settings(),
         title="Pursuit identity",
-        description="Who everyone is: orgs, users, roles, invitations, seats and the tokens every other service trusts.",
+        description=(
+            "Who everyone is: orgs, users, roles, invitations, "
+            "seats and the tokens every other service trusts."
+        ),
         outbox=outbox,
     )
 

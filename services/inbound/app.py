@@ -14,7 +14,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         settings or Settings(),
         title="Pursuit inbound",
-        description="Inbound email and WhatsApp: receives replies, matches them to threads, and classifies them.",
+        description=(
+            "Inbound email and WhatsApp: receives replies, "
+            "matches them to threads, and classifies them."
+        ),
         outbox=outbox,
     )
 

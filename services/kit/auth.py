@@ -116,7 +116,7 @@ class RemoteKeySet:
         if stale or (unknown and age > self.min_refresh_seconds):
             try:
                 await self._refresh()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if self._keys is None:
                     raise Unauthorized("Token keys are unavailable; try again shortly.") from exc
         assert self._keys is not None

@@ -61,7 +61,9 @@ class Database:
     sessionmaker: async_sessionmaker[AsyncSession]
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10, application_name: str = "pursuit") -> Database:
+    def connect(
+        cls, url: str, *, pool_size: int = 10, application_name: str = "pursuit"
+    ) -> Database:
         engine = make_engine(url, pool_size=pool_size, application_name=application_name)
         return cls(engine=engine, sessionmaker=make_sessionmaker(engine))
 

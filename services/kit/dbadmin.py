@@ -10,6 +10,7 @@ do it here, connected as a superuser of a local or embedded server.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import asyncpg
@@ -32,9 +33,13 @@ def _plain(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def urls_for(admin_url: str, database: str, *, owner: str = OWNER_ROLE, app: str = APP_ROLE) -> DatabaseUrls:
+def urls_for(
+    admin_url: str, database: str, *, owner: str = OWNER_ROLE, app: str = APP_ROLE
+) -> DatabaseUrls:
     """The owner and app URLs of ``database`` on the server ``admin_url`` points at."""
-    base = make_url(admin_url).set(drivername="postgresql+asyncpg", database=database, password=None)
+    base = make_url(admin_url).set(
+        drivername="postgresql+asyncpg", database=database, password=None
+    )
     return DatabaseUrls(
         app=base.set(username=app).render_as_string(hide_password=False),
         owner=base.set(username=owner).render_as_string(hide_password=False),
@@ -46,10 +51,8 @@ async def _ensure_role(conn: asyncpg.Connection, role: str) -> None:
     # a duplicate is fine.
     exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
     if not exists:
-        try:
+        with contextlib.suppress(asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
             await conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE')
-        except (asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
-            pass
 
 
 async def provision(
@@ -68,7 +71,9 @@ async def provision(
     db_conn = await asyncpg.connect(_plain(admin_url), database=database)
     try:
         # A fresh database lets anyone create in public on PostgreSQL < 15; keep it the owner's.
-        await db_conn.execute(f'REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT ALL ON SCHEMA public TO "{owner}"')
+        await db_conn.execute(
+            f'REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT ALL ON SCHEMA public TO "{owner}"'
+        )
         await db_conn.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{app}"')
     finally:
         await db_conn.close()
@@ -84,10 +89,10 @@ async def drop(admin_url: str, database: str) -> None:
         await conn.close()
 
 
-async def answers(url: str, timeout: float = 2.0) -> bool:
+async def answers(url: str, connect_timeout: float = 2.0) -> bool:
     """Whether a PostgreSQL server answers at ``url``."""
     try:
-        conn = await asyncpg.connect(_plain(url), timeout=timeout)
+        conn = await asyncpg.connect(_plain(url), timeout=connect_timeout)
     except (OSError, asyncpg.PostgresError, TimeoutError):
         return False
     await conn.close()

@@ -91,9 +91,7 @@ _HTTP_SLUGS = {
 }
 
 
-def problem_response(
-    problem: Problem, headers: dict[str, str] | None = None
-) -> JSONResponse:
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
     """A JSON response with the problem+json media type."""
     return JSONResponse(
         problem.body(), status_code=problem.status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
@@ -142,7 +140,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if body_errors and not _is_json(request.headers.get("content-type")):
         err = UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
         return problem_response(err.problem(_request_id(request), request.url.path))
-    params = [InvalidParam(name=_loc_name(e.get("loc", ())), reason=str(e.get("msg"))) for e in errors]
+    params = [
+        InvalidParam(name=_loc_name(e.get("loc", ())), reason=str(e.get("msg"))) for e in errors
+    ]
     problem = Problem(
         type=problem_type("validation-error"),
         title="Invalid request",

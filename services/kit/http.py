@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -17,8 +18,8 @@ from services.kit.db import Database
 from services.kit.errors import PROBLEM_RESPONSES, install_error_handlers
 from services.kit.health import Check, database_check, health_router, redis_check
 from services.kit.logging import configure_logging
-from services.kit.middleware import RequestContextMiddleware
 from services.kit.metrics import CONTENT_TYPE_LATEST, OUTBOX_BACKLOG, generate_latest
+from services.kit.middleware import RequestContextMiddleware
 from services.kit.outbox import outbox_backlog
 from services.kit.settings import ServiceSettings
 
@@ -116,11 +117,10 @@ def _metrics_endpoint(
     async def metrics(request: Request) -> Response:
         if outbox is not None:
             database: Database = request.app.state.database
-            try:
+            # Metrics must answer while the database is down: the gauge keeps its last value.
+            with contextlib.suppress(Exception):
                 async with database.transaction() as session:
                     OUTBOX_BACKLOG.labels(service).set(await outbox_backlog(session, outbox))
-            except Exception:  # noqa: BLE001 - metrics must answer while the database is down
-                pass
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return metrics

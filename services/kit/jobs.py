@@ -87,7 +87,9 @@ def transactional(
 
         async def run() -> str:
             async with database.transaction() as session:
-                if not await claim_message(session, inbox, job_id or str(envelope.id), envelope.name):
+                if not await claim_message(
+                    session, inbox, job_id or str(envelope.id), envelope.name
+                ):
                     return "duplicate"
                 await handler(session, call)
             return "success"

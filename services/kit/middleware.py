@@ -95,7 +95,9 @@ class RequestContextMiddleware:
             log.exception("unhandled_error", path=scope["path"])
             if not response_started:
                 status = 500
-                await self._send_problem(send, request_id, internal_error(request_id, scope["path"]))
+                await self._send_problem(
+                    send, request_id, internal_error(request_id, scope["path"])
+                )
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

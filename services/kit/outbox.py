@@ -11,6 +11,7 @@ handled (:func:`claim_message`) and do nothing twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
     Uuid,
     func,
     select,
@@ -73,9 +73,7 @@ def inbox_table(metadata: MetaData) -> Table:
         metadata,
         Column("message_id", String(200), primary_key=True),
         Column("name", String(100), nullable=False),
-        Column(
-            "processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
-        ),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
 
 
@@ -191,10 +189,8 @@ class OutboxRelay:
             except Exception as exc:  # noqa: BLE001 - any outage: keep the rows, retry later
                 log.warning("outbox_relay_failed", error=repr(exc), retry_in=delay)
                 delay = min(max(delay * 2, 0.5), self.max_backoff_seconds)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
-                pass
 
 
 async def outbox_backlog(session: AsyncSession, outbox: Table) -> int:
@@ -203,4 +199,3 @@ async def outbox_backlog(session: AsyncSession, outbox: Table) -> int:
         select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
     )
     return int(count or 0)
-

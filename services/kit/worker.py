@@ -66,7 +66,9 @@ class RunningWorker:
 
 
 @asynccontextmanager
-async def running(spec: WorkerSpec, database: Database | None = None) -> AsyncIterator[RunningWorker]:
+async def running(
+    spec: WorkerSpec, database: Database | None = None
+) -> AsyncIterator[RunningWorker]:
     """Start the worker and relay of ``spec``; stop them (gracefully) on exit."""
     settings = spec.settings
     own_database = database is None
@@ -152,7 +154,9 @@ def worker_ops_app(spec: WorkerSpec) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(f"{settings.service_name}-worker", settings.log_level, settings.log_format)
+        configure_logging(
+            f"{settings.service_name}-worker", settings.log_level, settings.log_format
+        )
         async with running(spec, app.state.database) as handle:
             app.state.database = handle.database
             app.state.worker = handle
@@ -205,4 +209,3 @@ def serve_worker(spec: WorkerSpec) -> None:
         access_log=False,
         lifespan="on",
     )
-

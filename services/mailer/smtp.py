@@ -49,7 +49,9 @@ def _by_code(exc: aiosmtplib.SMTPResponseException, on_5xx: Outcome) -> SmtpResu
     return SmtpResult(outcome, _reply(exc))
 
 
-async def transmit(config: SmtpConfig, message: EmailMessage, sender: str, recipients: list[str]) -> SmtpResult:
+async def transmit(
+    config: SmtpConfig, message: EmailMessage, sender: str, recipients: list[str]
+) -> SmtpResult:
     """Send ``message`` over one SMTP session; never raises for an SMTP outcome."""
     client = aiosmtplib.SMTP(
         hostname=config.host,

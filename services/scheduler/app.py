@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.kit.http import create_service_app
 from services.scheduler.models import outbox
 from services.scheduler.settings import Settings
-from services.kit.http import create_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -14,7 +14,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         settings or Settings(),
         title="Pursuit scheduler",
-        description="The sequence engine's clock: enrollments, due steps, send-time optimization and reminders.",
+        description=(
+            "The sequence engine's clock: enrollments, "
+            "due steps, send-time optimization and reminders."
+        ),
         outbox=outbox,
     )
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from services.kit.worker import WorkerSpec, serve_worker
 from services.scheduler.models import outbox
 from services.scheduler.settings import Settings
-from services.kit.worker import WorkerSpec, serve_worker
 
 
 def spec(settings: Settings | None = None) -> WorkerSpec:

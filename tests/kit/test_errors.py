@@ -62,14 +62,18 @@ async def test_wrong_method_is_a_problem(client: httpx.AsyncClient) -> None:
 
 
 async def test_invalid_body_names_each_field(client: httpx.AsyncClient) -> None:
-    body = assert_problem(await client.post("/things", json={"name": "", "size": -1}), 422, "validation-error")
+    body = assert_problem(
+        await client.post("/things", json={"name": "", "size": -1}), 422, "validation-error"
+    )
     names = {p["name"] for p in body["invalid-params"]}
     assert names == {"name", "size"}
 
 
 async def test_unknown_fields_are_refused(client: httpx.AsyncClient) -> None:
     body = assert_problem(
-        await client.post("/things", json={"name": "a", "size": 1, "org_id": "x"}), 422, "validation-error"
+        await client.post("/things", json={"name": "a", "size": 1, "org_id": "x"}),
+        422,
+        "validation-error",
     )
     assert [p["name"] for p in body["invalid-params"]] == ["org_id"]
 
@@ -83,7 +87,9 @@ async def test_malformed_json_is_a_400(client: httpx.AsyncClient) -> None:
 
 async def test_wrong_content_type_is_a_415(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/things", content=b"name=a&size=1", headers={"content-type": "application/x-www-form-urlencoded"}
+        "/things",
+        content=b"name=a&size=1",
+        headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert_problem(response, 415, "unsupported-media-type")
 
@@ -99,12 +105,16 @@ async def test_oversized_chunked_body_is_a_413(client: httpx.AsyncClient) -> Non
         for _ in range(10):
             yield b" " * 200
 
-    response = await client.post("/things", content=chunks(), headers={"content-type": "application/json"})
+    response = await client.post(
+        "/things", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert_problem(response, 413, "payload-too-large")
 
 
 async def test_domain_error_carries_its_extensions(client: httpx.AsyncClient) -> None:
-    body = assert_problem(await client.post("/things", json={"name": "taken", "size": 1}), 409, "conflict")
+    body = assert_problem(
+        await client.post("/things", json={"name": "taken", "size": 1}), 409, "conflict"
+    )
     assert body["detail"] == "A thing with that name exists."
     assert body["name"] == "taken"
 

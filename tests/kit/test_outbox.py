@@ -74,10 +74,13 @@ async def unsent(database: Database) -> list[Any]:
 async def test_events_of_a_rolled_back_transaction_are_never_delivered(
     committed: Database, queue: ArqQueue, redis: Redis, namespace: str
 ) -> None:
-    with pytest.raises(RuntimeError):
+    async def failing_change() -> None:
         async with committed.transaction() as s:
             await publish(s, mailer_outbox, send_email())
             raise RuntimeError("the state change failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
     relay = relay_for(committed, queue, namespace)
     assert await relay.relay_once() == 0
     assert await redis.zcard(queue_name(namespace, "mailer")) == 0

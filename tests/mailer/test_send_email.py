@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from services.kit.db import Database
@@ -88,8 +89,10 @@ async def wait_for_status(database: Database, key: uuid.UUID, timeout: float = 1
     while True:
         async with database.transaction() as s:
             row = (
-                await s.execute(select(email_sends).where(email_sends.c.idempotency_key == key))
-            ).mappings().one_or_none()
+                (await s.execute(select(email_sends).where(email_sends.c.idempotency_key == key)))
+                .mappings()
+                .one_or_none()
+            )
         if row is not None and row["status"] in FINAL:
             return row
         if asyncio.get_running_loop().time() > deadline:
@@ -100,11 +103,14 @@ async def wait_for_status(database: Database, key: uuid.UUID, timeout: float = 1
 async def test_send_email_reaches_the_smtp_server_with_the_right_headers(
     enqueue: Enqueue, committed: Database, smtp_server: SmtpServer
 ) -> None:
+    labels = {"service": "mailer", "job": "send_email", "outcome": "sent"}
+    before = REGISTRY.get_sample_value("pursuit_jobs_total", labels) or 0.0
     cmd = command()
     await enqueue(cmd)
     row = await wait_for_status(committed, cmd.idempotency_key)
     assert row["status"] == "sent"
     assert row["attempts"] == 1
+    assert REGISTRY.get_sample_value("pursuit_jobs_total", labels) == before + 1
     [message] = smtp_server.handler.received
     assert message["To"] == "lead@example.com"
     assert message["From"] == "Pursuit <no-reply@pursuit.test>"

@@ -14,6 +14,9 @@ from fastapi import FastAPI
 async def client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with (
         LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://test") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://test",
+        ) as client,
     ):
         yield client

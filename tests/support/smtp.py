@@ -14,7 +14,6 @@ import pytest
 from aiosmtpd.controller import Controller
 
 
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -31,7 +30,7 @@ class ScriptedHandler:
     received: list[Message] = field(default_factory=list)
     data_attempts: int = 0
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         if self.rcpt_replies:
@@ -41,7 +40,7 @@ class ScriptedHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.data_attempts += 1
         if self.data_delay_seconds:
             await asyncio.sleep(self.data_delay_seconds)

@@ -62,10 +62,14 @@ async def get_or_create(
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
     )
     row = (
-        await session.execute(
-            select(email_sends).where(email_sends.c.idempotency_key == idempotency_key)
+        (
+            await session.execute(
+                select(email_sends).where(email_sends.c.idempotency_key == idempotency_key)
+            )
         )
-    ).mappings().one()
+        .mappings()
+        .one()
+    )
     return _row(row)
 
 

@@ -48,7 +48,7 @@ def new_message_id(sender: str) -> str:
 
 
 def retry_delay(job_try: int, base_seconds: float, max_seconds: float) -> timedelta:
-    """Exponential backoff: base, 2×base, 4×base... capped."""
+    """Exponential backoff: base, 2*base, 4*base... capped."""
     return timedelta(seconds=min(base_seconds * 2 ** max(job_try - 1, 0), max_seconds))
 
 
@@ -85,7 +85,9 @@ async def send_transactional(
     if status == "retry" and last_try:
         status = "failed"
     async with database.transaction() as session:
-        await repository.finish(session, row.id, "queued" if status == "retry" else status, result.detail)
+        await repository.finish(
+            session, row.id, "queued" if status == "retry" else status, result.detail
+        )
     log.info(
         "transactional_email",
         send_id=str(row.id),
