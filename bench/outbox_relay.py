@@ -18,7 +18,9 @@ from services.kit.settings import queue_name
 from services.mailer.models import outbox
 from shared.contracts import SendEmail
 
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "BENCH_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 EVENTS = int(os.environ.get("BENCH_EVENTS", "3000"))
 

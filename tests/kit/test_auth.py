@@ -101,7 +101,7 @@ def _forged(private_key: Ed25519PrivateKey) -> dict[str, str]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     good = sign(private_key, claims())
-    header, body, signature = good.split(".")
+    header, _body, signature = good.split(".")
     tampered_body = _b64({**claims(), "role": "admin"})
     other_key = Ed25519PrivateKey.generate()
     return {
@@ -220,7 +220,9 @@ async def test_a_route_with_a_valid_token_knows_the_caller(
     client: httpx.AsyncClient, private_key: Ed25519PrivateKey
 ) -> None:
     payload = claims(role="admin")
-    response = await client.get("/me", headers={"authorization": f"Bearer {sign(private_key, payload)}"})
+    response = await client.get(
+        "/me", headers={"authorization": f"Bearer {sign(private_key, payload)}"}
+    )
     assert response.status_code == 200
     assert response.json() == {"user": payload["sub"], "role": "admin"}
 

@@ -42,16 +42,18 @@ async def test_request_metrics_are_labelled_by_route_template_and_status(
         await client.get(f"/no/such/{uuid.uuid4()}")
         text = (await client.get("/metrics")).text
     counts = samples(text, "pursuit_http_requests_total")
-    healthz = [v for labels, v in counts if labels["route"] == "/healthz" and labels["status"] == "200"]
-    assert healthz and healthz[0] >= 1
+    healthz = [
+        v for labels, v in counts if labels["route"] == "/healthz" and labels["status"] == "200"
+    ]
+    assert healthz
+    assert healthz[0] >= 1
     unmatched = [labels for labels, _ in counts if labels["status"] == "404"]
-    assert unmatched and all(label["route"] == "unmatched" for label in unmatched)
+    assert unmatched
+    assert all(label["route"] == "unmatched" for label in unmatched)
     assert samples(text, "pursuit_http_request_duration_seconds_count")
 
 
-async def test_outbox_backlog_is_exported(
-    service_env: dict[str, Any], committed: Database
-) -> None:
+async def test_outbox_backlog_is_exported(service_env: dict[str, Any], committed: Database) -> None:
     async with committed.transaction() as s:
         for _ in range(3):
             await publish(
@@ -70,8 +72,12 @@ async def test_logs_are_json_with_the_request_id(
     env = {**service_env, "LOG_FORMAT": "json"}
     async with client_for(create_app(Settings.model_validate(env))) as client:
         await client.get("/healthz", headers={"x-request-id": "trace-42"})
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    [entry] = [e for e in lines if e.get("event") == "request" and e.get("request_id") == "trace-42"]
+    lines = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")
+    ]
+    [entry] = [
+        e for e in lines if e.get("event") == "request" and e.get("request_id") == "trace-42"
+    ]
     assert entry["route"] == "/healthz"
     assert entry["status"] == 200
     assert entry["service"] == "api"
