@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -25,6 +26,7 @@ def upgrade() -> None:
         sa.Column("to_address", sa.String(length=320), nullable=False),
         sa.Column("subject", sa.Text(), nullable=False),
         sa.Column("message_id", sa.String(length=255), nullable=False),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("status", sa.String(length=20), server_default="queued", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
@@ -51,7 +53,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("message_id", name=op.f("uq_email_sends_message_id")),
         schema="mailer",
     )
+    op.create_index(
+        "ix_email_sends_in_flight",
+        "email_sends",
+        ["updated_at"],
+        unique=False,
+        schema="mailer",
+        postgresql_where=sa.text("status IN ('queued', 'transmitting')"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_email_sends_in_flight", table_name="email_sends", schema="mailer")
     op.drop_table("email_sends", schema="mailer")

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
 # One naming convention for every schema, so migrations name constraints predictably.
 NAMING_CONVENTION = {
@@ -59,6 +60,17 @@ class Database:
 
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    _probe_engine: AsyncEngine | None = None
+
+    @property
+    def probe_engine(self) -> AsyncEngine:
+        """An engine outside the request pool, for health probes: a saturated pool
+        must not make every replica look dead at once."""
+        if self._probe_engine is None:
+            self._probe_engine = create_async_engine(
+                self.engine.url, poolclass=NullPool, connect_args={"timeout": 2}
+            )
+        return self._probe_engine
 
     @classmethod
     def connect(
@@ -75,6 +87,19 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._probe_engine is not None:
+            await self._probe_engine.dispose()
+
+
+ORG_SETTING = "pursuit.org_id"
+
+
+async def scope_to_org(session: AsyncSession, org_id: object) -> None:
+    """Scope this transaction to one org: row-level security shows and accepts only
+    that org's rows (an unscoped transaction sees none)."""
+    await session.execute(
+        text("SELECT set_config(:name, :value, true)"), {"name": ORG_SETTING, "value": str(org_id)}
+    )
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

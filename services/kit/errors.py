@@ -54,6 +54,10 @@ class Conflict(DomainError):
 class Unauthorized(DomainError):
     status, slug, title = 401, "unauthorized", "Authentication required"
 
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        # RFC 6750: every 401 names the scheme to use.
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **extensions)
+
 
 class Forbidden(DomainError):
     status, slug, title = 403, "forbidden", "Forbidden"

@@ -14,10 +14,10 @@ from typing import Any
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from services.kit.db import Database
 from services.kit.errors import problem_response
@@ -28,14 +28,35 @@ CHECK_TIMEOUT_SECONDS = 2.0
 
 
 @cache
-def migration_head() -> str:
-    """The revision the code expects the database to be at."""
+def _script() -> ScriptDirectory:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(config)
+
+
+def migration_head() -> str:
+    """The revision the code expects the database to be at."""
+    head = _script().get_current_head()
     if head is None:
         raise RuntimeError("the migration history has no head")
     return head
+
+
+def schema_state(current: str | None) -> tuple[bool, str]:
+    """Whether code at :func:`migration_head` can work on a database at ``current``.
+
+    Equal: yes. A revision this code does not know: a newer deploy migrated first
+    (migrations are additive), so yes, while the rollout finishes. Older: no."""
+    head = migration_head()
+    if current == head:
+        return True, f"at migration head {head}"
+    if current is None:
+        return False, "not migrated"
+    try:
+        _script().get_revision(current)
+    except Exception:  # noqa: BLE001 - unknown to this code: a newer migration
+        return True, f"at {current}, newer than this code's head {head}"
+    return False, f"at migration {current}, code expects {head}"
 
 
 @dataclass
@@ -63,15 +84,18 @@ def database_check(database: Database, *, require_head: bool) -> Check:
     """The database answers and (for HTTP services) is migrated to the code's head."""
 
     async def probe() -> str:
-        async with database.engine.connect() as conn:
-            if not require_head:
-                await conn.execute(text("SELECT 1"))
-                return "reachable"
-            current = await conn.scalar(text("SELECT version_num FROM public.alembic_version"))
-        head = migration_head()
-        if current != head:
-            raise RuntimeError(f"database at migration {current}, code expects {head}")
-        return f"reachable, at migration head {head}"
+        try:
+            async with database.probe_engine.connect() as conn:
+                if not require_head:
+                    await conn.execute(text("SELECT 1"))
+                    return "reachable"
+                current = await conn.scalar(text("SELECT version_num FROM public.alembic_version"))
+        except (OSError, DBAPIError) as exc:
+            raise DependencyDown("unreachable") from exc
+        ok, detail = schema_state(current)
+        if not ok:
+            raise DependencyDown(detail)
+        return f"reachable, {detail}"
 
     return Check("database", probe, critical=True)
 
@@ -103,9 +127,14 @@ async def run_checks(checks: Sequence[Check]) -> Readiness:
     return Readiness(status="unavailable" if down else "ready", checks=results)
 
 
+class DependencyDown(Exception):
+    """A probe's own verdict, safe to show (no hosts, users or driver messages)."""
+
+
 def _short(exc: BaseException) -> str:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {message}"[:300]
+    if isinstance(exc, DependencyDown):
+        return str(exc)
+    return f"unreachable ({type(exc).__name__})"
 
 
 def health_router(get_checks: Callable[[Request], Sequence[Check]]) -> APIRouter:
@@ -140,7 +169,3 @@ def health_router(get_checks: Callable[[Request], Sequence[Check]]) -> APIRouter
         return problem_response(problem)
 
     return router
-
-
-def ready_json(readiness: Readiness) -> JSONResponse:
-    return JSONResponse(readiness.model_dump())

@@ -13,7 +13,12 @@ from fastapi.responses import Response
 from redis.asyncio import Redis
 from sqlalchemy import Table
 
-from services.kit.auth import RemoteKeySet, TokenVerifier
+from services.kit.auth import (
+    RedisSessionVersions,
+    RemoteKeySet,
+    TokenVerifier,
+    database_session_versions,
+)
 from services.kit.db import Database
 from services.kit.errors import PROBLEM_RESPONSES, install_error_handlers
 from services.kit.health import Check, database_check, health_router, redis_check
@@ -54,6 +59,10 @@ def create_service_app(
                 settings.redis_url, socket_connect_timeout=2, socket_timeout=2
             )
             owned.append(app.state.redis)
+        # Immediate revocation: every request checks the user's session version.
+        app.state.token_verifier.versions = RedisSessionVersions(
+            app.state.redis, fallback=database_session_versions(app.state.database)
+        )
         if on_startup is not None:
             await on_startup(app)
         try:
@@ -77,8 +86,8 @@ def create_service_app(
     app.state.settings = settings
     app.state.database = None
     app.state.redis = None
-    # Verifies identity's tokens locally. The session-version store (immediate
-    # revocation) is filled in by the identity issue.
+    # Verifies identity's tokens locally; the session-version store is added in the
+    # lifespan, once the database and Redis exist.
     app.state.token_verifier = TokenVerifier(
         RemoteKeySet(settings.jwks_url),
         audience=settings.jwt_audience,

@@ -16,12 +16,14 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 import structlog
 from arq import Retry
 from arq.worker import Function, func
 from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import Database
@@ -54,7 +56,33 @@ def _parse(contract: type[C], raw: Any) -> tuple[EventEnvelope, C]:
     return envelope, contract.model_validate(envelope.payload)
 
 
-async def _measured(service: str, job: str, run: Callable[[], Awaitable[str]]) -> None:
+# SQLSTATEs worth another try: serialization failure, deadlock, too many connections,
+# and the "connection exception" / "operator intervention" classes (restarts, failovers).
+_RETRY_SQLSTATES = ("40001", "40P01", "53300")
+_RETRY_SQLSTATE_CLASSES = ("08", "57")
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is an outage that a later try may not meet (database restart,
+    lost connection, deadlock) rather than a bug or bad data."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        code = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", "") or "")
+        if code in _RETRY_SQLSTATES or code[:2] in _RETRY_SQLSTATE_CLASSES:
+            return True
+        return isinstance(exc, OperationalError | InterfaceError) and not code
+    return isinstance(exc, OSError | TimeoutError)
+
+
+def retry_backoff(job_try: int) -> timedelta:
+    """1 s, 2 s, 4 s... capped at 5 minutes."""
+    return timedelta(seconds=min(2 ** max(job_try - 1, 0), 300))
+
+
+async def _measured(
+    service: str, job: str, job_try: int, run: Callable[[], Awaitable[str]]
+) -> None:
     started = time.perf_counter()
     outcome = "error"
     try:
@@ -62,6 +90,13 @@ async def _measured(service: str, job: str, run: Callable[[], Awaitable[str]]) -
     except Retry:
         outcome = "retry"
         raise
+    except Exception as exc:
+        if not transient(exc):
+            raise
+        # arq fails a job for good on any other exception: an outage must not lose it.
+        outcome = "retry"
+        log.warning("job_transient_failure", job=job, error=repr(exc)[:300], job_try=job_try)
+        raise Retry(defer=retry_backoff(job_try)) from exc
     finally:
         elapsed = time.perf_counter() - started
         JOBS.labels(service, job, outcome).inc()
@@ -95,7 +130,7 @@ def transactional(
             return "success"
 
         try:
-            await _measured(ctx["service"], contract.name, run)
+            await _measured(ctx["service"], contract.name, call.job_try, run)
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "message")
 
@@ -117,7 +152,7 @@ def stepwise(
         call = JobCall(envelope, payload, job_id, int(ctx.get("job_try", 1)), ctx)
         structlog.contextvars.bind_contextvars(job_id=job_id, message=envelope.name)
         try:
-            await _measured(ctx["service"], contract.name, lambda: handler(call))
+            await _measured(ctx["service"], contract.name, call.job_try, lambda: handler(call))
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "message")
 

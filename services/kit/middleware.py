@@ -17,6 +17,8 @@ from shared.errors import PROBLEM_CONTENT_TYPE, Problem
 
 log = structlog.get_logger("pursuit.http")
 
+# Metric labels take only known methods: a client must not mint label values.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -102,7 +104,8 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            labels = (self.service, scope["method"], template, str(status))
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            labels = (self.service, method, template, str(status))
             REQUESTS.labels(*labels).inc()
             REQUEST_SECONDS.labels(*labels).observe(elapsed)
             log.info(

@@ -1,5 +1,9 @@
 """The transactional outbox and its relay, and the consumer-side inbox.
 
+Delivery is at least once and unordered: rows are relayed in id order, but ids come
+from each process's clock, concurrent transactions commit in any order, relays run
+side by side, and workers run jobs concurrently. Consumers must not rely on order.
+
 A service writes its event in the same transaction as the state change
 (:func:`publish`); the relay moves committed rows to arq, one job per consuming
 queue with job id ``<outbox id>:<queue>``, and marks them sent. If Redis is down
@@ -15,7 +19,7 @@ import contextlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import (
@@ -127,7 +131,11 @@ class OutboxRelay:
     batch_size: int = 100
     poll_seconds: float = 0.25
     max_backoff_seconds: float = 10.0
-    # Test hook: called after the batch is enqueued and before it is marked sent.
+    # A queued event waits this long for its consumer (arq's default is one day);
+    # Redis must persist (AOF) and never evict for this to hold.
+    job_expiry: timedelta = timedelta(days=14)
+    # Called after the batch is enqueued and before it is marked sent (the crash
+    # tests stop the relay exactly there).
     after_enqueue: Callable[[], None] | None = None
 
     async def relay_once(self) -> int:
@@ -145,6 +153,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
+            relayed: list[str] = []
             for row in rows:
                 envelope = EventEnvelope(
                     id=row.id,
@@ -155,12 +164,19 @@ class OutboxRelay:
                     payload=row.payload,
                 )
                 body = envelope.model_dump(mode="json")
-                for consumer in self.routes.get(row.name, ()):
+                consumers = self.routes.get(row.name, ())
+                if not consumers:
+                    log.info("outbox_event_without_consumer", event=row.name, id=str(row.id))
+                for consumer in consumers:
                     target = queue_name(self.namespace, consumer)
                     await self.queue.enqueue(
-                        row.name, body, queue_name=target, job_id=job_id(row.id, target)
+                        row.name,
+                        body,
+                        queue_name=target,
+                        job_id=job_id(row.id, target),
+                        expires=self.job_expiry,
                     )
-                OUTBOX_RELAYED.labels(self.service, row.name).inc()
+                relayed.append(row.name)
             if self.after_enqueue is not None:
                 self.after_enqueue()
             await session.execute(
@@ -168,7 +184,9 @@ class OutboxRelay:
                 .where(table.c.id.in_([r.id for r in rows]))
                 .values(sent_at=datetime.now(UTC))
             )
-            return len(rows)
+        for name in relayed:
+            OUTBOX_RELAYED.labels(self.service, name).inc()
+        return len(rows)
 
     async def backlog(self) -> int:
         """How many committed events wait for the relay (also sets the gauge)."""

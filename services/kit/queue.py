@@ -15,14 +15,17 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 
 
 def serialize(obj: Any) -> bytes:
+    """arq's job serializer: compact JSON."""
     return json.dumps(obj, separators=(",", ":"), default=str).encode()
 
 
 def deserialize(data: bytes) -> Any:
+    """arq's job deserializer."""
     return json.loads(data)
 
 
 def redis_settings(url: str, *, conn_timeout: int = 2, conn_retries: int = 1) -> RedisSettings:
+    """arq's connection settings for ``url``, failing fast when Redis is away."""
     settings = RedisSettings.from_dsn(url)
     settings.conn_timeout = conn_timeout
     settings.conn_retries = conn_retries
@@ -40,8 +43,10 @@ class Queue(Protocol):
         queue_name: str,
         job_id: str,
         defer_by: timedelta | None = None,
+        expires: timedelta | None = None,
     ) -> bool:
-        """Enqueue; False when a job with that id is already queued or its result kept."""
+        """Enqueue; False when a job with that id is already queued or its result kept.
+        ``expires``: how long the job may wait for a consumer (arq's default is a day)."""
         ...
 
 
@@ -66,9 +71,15 @@ class ArqQueue:
         queue_name: str,
         job_id: str,
         defer_by: timedelta | None = None,
+        expires: timedelta | None = None,
     ) -> bool:
         job = await self.redis.enqueue_job(
-            function, payload, _job_id=job_id, _queue_name=queue_name, _defer_by=defer_by
+            function,
+            payload,
+            _job_id=job_id,
+            _queue_name=queue_name,
+            _defer_by=defer_by,
+            _expires=expires,
         )
         return job is not None
 
@@ -100,6 +111,7 @@ class FakeQueue:
         queue_name: str,
         job_id: str,
         defer_by: timedelta | None = None,
+        expires: timedelta | None = None,
     ) -> bool:
         if self.fail:
             raise ConnectionError("fake queue is down")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://pursuit_app@127.0.0.1:5432/pursuit"
@@ -18,34 +18,34 @@ DEFAULT_MIGRATION_DATABASE_URL = "postgresql+asyncpg://pursuit_owner@127.0.0.1:5
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-def _shared(name: str) -> AliasChoices:
-    return AliasChoices(name)
-
-
 class ServiceSettings(BaseSettings):
     """Base of every service's settings; subclasses set ``service_name`` and the prefix."""
 
-    model_config = SettingsConfigDict(extra="ignore", env_file=None, populate_by_name=True)
+    # The shared variables are read by their unprefixed name only (no `API_DATABASE_URL`):
+    # one deployment, one database and one Redis.
+    model_config = SettingsConfigDict(extra="ignore", env_file=None)
 
     service_name: ClassVar[str] = "service"
     default_port: ClassVar[int] = 8000
     default_worker_port: ClassVar[int] = 9000
 
-    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=_shared("DATABASE_URL"))
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=AliasChoices("DATABASE_URL"))
     migration_database_url: str = Field(
-        DEFAULT_MIGRATION_DATABASE_URL, validation_alias=_shared("MIGRATION_DATABASE_URL")
+        DEFAULT_MIGRATION_DATABASE_URL, validation_alias=AliasChoices("MIGRATION_DATABASE_URL")
     )
-    redis_url: str = Field(DEFAULT_REDIS_URL, validation_alias=_shared("REDIS_URL"))
+    redis_url: str = Field(DEFAULT_REDIS_URL, validation_alias=AliasChoices("REDIS_URL"))
     public_base_url: str = Field(
-        "http://127.0.0.1:8000", validation_alias=_shared("PUBLIC_BASE_URL")
+        "http://127.0.0.1:8000", validation_alias=AliasChoices("PUBLIC_BASE_URL")
     )
-    queue_namespace: str = Field("pursuit", validation_alias=_shared("QUEUE_NAMESPACE"))
-    log_level: str = Field("INFO", validation_alias=_shared("LOG_LEVEL"))
-    log_format: Literal["json", "console"] = Field("json", validation_alias=_shared("LOG_FORMAT"))
-    jwt_audience: str = Field("pursuit", validation_alias=_shared("JWT_AUDIENCE"))
-    jwt_issuer: str = Field("pursuit-identity", validation_alias=_shared("JWT_ISSUER"))
+    queue_namespace: str = Field("pursuit", validation_alias=AliasChoices("QUEUE_NAMESPACE"))
+    log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
+    log_format: Literal["json", "console"] = Field(
+        "json", validation_alias=AliasChoices("LOG_FORMAT")
+    )
+    jwt_audience: str = Field("pursuit", validation_alias=AliasChoices("JWT_AUDIENCE"))
+    jwt_issuer: str = Field("pursuit-identity", validation_alias=AliasChoices("JWT_ISSUER"))
     jwks_url: str = Field(
-        "http://127.0.0.1:8001/.well-known/jwks.json", validation_alias=_shared("JWKS_URL")
+        "http://127.0.0.1:8001/.well-known/jwks.json", validation_alias=AliasChoices("JWKS_URL")
     )
 
     host: str = "127.0.0.1"
@@ -72,7 +72,3 @@ class ServiceSettings(BaseSettings):
 def queue_name(namespace: str, service: str) -> str:
     """The Redis queue name of ``service`` within a deployment namespace."""
     return f"{namespace}:{service}"
-
-
-def secret(value: str = "") -> SecretStr:
-    return SecretStr(value)

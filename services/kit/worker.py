@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 import uvicorn
 from arq.connections import create_pool
+from arq.cron import CronJob
 from arq.worker import Function, Worker
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -44,6 +45,7 @@ class WorkerSpec:
 
     settings: ServiceSettings
     functions: Sequence[Function] = ()
+    cron_jobs: Sequence[CronJob] = ()
     outbox: Table | None = None
     # Adds the service's own resources (SMTP config, clients) to the job context.
     prepare: Callable[[dict[str, Any]], Awaitable[None]] | None = None
@@ -95,9 +97,10 @@ async def running(
     stop = asyncio.Event()
     tasks: list[asyncio.Task[Any]] = []
     worker: Worker | None = None
-    if spec.functions:
+    if spec.functions or spec.cron_jobs:
         worker = Worker(
             spec.functions,
+            cron_jobs=list(spec.cron_jobs),
             queue_name=settings.queue_name,
             redis_pool=pool,
             ctx=ctx,

@@ -6,6 +6,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Index,
     Integer,
     String,
     Table,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Uuid,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from services.kit.db import schema_metadata
 from services.kit.outbox import inbox_table, outbox_table
@@ -36,6 +38,8 @@ email_sends = Table(
     Column("to_address", String(320), nullable=False),
     Column("subject", Text, nullable=False),
     Column("message_id", String(255), nullable=False, unique=True),
+    # The command itself, so a send whose job was lost can be re-enqueued by the sweeper.
+    Column("payload", JSONB, nullable=False),
     Column("status", String(20), nullable=False, server_default="queued"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
@@ -47,4 +51,10 @@ email_sends = Table(
         "status IN ('queued', 'transmitting', 'sent', 'failed', 'bounced', 'unknown')",
         name="status",
     ),
+)
+# The sweeper looks only at sends still in flight.
+Index(
+    "ix_email_sends_in_flight",
+    email_sends.c.updated_at,
+    postgresql_where=email_sends.c.status.in_(["queued", "transmitting"]),
 )

@@ -14,6 +14,7 @@ still mean the message was delivered. So the outcome says whether a retry is saf
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Literal
@@ -52,7 +53,12 @@ def _by_code(exc: aiosmtplib.SMTPResponseException, on_5xx: Outcome) -> SmtpResu
 async def transmit(
     config: SmtpConfig, message: EmailMessage, sender: str, recipients: list[str]
 ) -> SmtpResult:
-    """Send ``message`` over one SMTP session; never raises for an SMTP outcome."""
+    """Send ``message`` over one SMTP session; never raises for an SMTP outcome.
+
+    A timeout or lost connection once the DATA command is under way counts as
+    ``unknown``, including while waiting for the 354 before the body is sent: the
+    conservative reading, since aiosmtplib sends both in one call.
+    """
     client = aiosmtplib.SMTP(
         hostname=config.host,
         port=config.port,
@@ -60,29 +66,42 @@ async def transmit(
         use_tls=config.use_tls,
         start_tls=config.starttls if config.starttls else False,
     )
-    in_data = False
+    phase = "connect"
     try:
         await client.connect()
         if config.username:
+            phase = "auth"
             await client.login(config.username, config.password or "")
+        phase = "envelope"
         await client.mail(sender)
         for recipient in recipients:
             try:
                 await client.rcpt(recipient)
             except aiosmtplib.SMTPRecipientRefused as exc:
                 return _by_code(exc, "bounced")
-        in_data = True
+        phase = "data"
         response = await client.data(message.as_bytes())
         return SmtpResult("sent", f"{response.code} {response.message}".strip())
     except aiosmtplib.SMTPResponseException as exc:
         # An explicit refusal, even to DATA, means the server did not take the message.
         return _by_code(exc, "failed")
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        detail = f"{type(exc).__name__}: {exc}"
-        return SmtpResult("unknown" if in_data else "retry", detail)
+    except (ssl.SSLError, aiosmtplib.SMTPNotSupported) as exc:
+        # TLS or an extension we were told to use: configuration, not a passing fault.
+        return SmtpResult("failed", _describe(exc))
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+        return SmtpResult("unknown" if phase == "data" else "retry", _describe(exc))
+    except aiosmtplib.SMTPException as exc:
+        # e.g. AUTH not offered by the server: retrying will not change it.
+        return SmtpResult("unknown" if phase == "data" else "failed", _describe(exc))
+    except Exception as exc:  # noqa: BLE001 - e.g. an address SMTP cannot encode
+        return SmtpResult("unknown" if phase == "data" else "failed", _describe(exc))
     finally:
         if client.is_connected:
             try:
                 await client.quit()
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 client.close()
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]

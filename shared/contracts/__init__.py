@@ -1,7 +1,16 @@
 """The wire contract between services: versioned job and event payloads."""
 
 from shared.contracts.base import Contract, EventEnvelope
+from shared.contracts.events import SessionChanged, UserRemoved
 from shared.contracts.jobs import SendEmail
 from shared.contracts.routing import ROUTES, consumers_of
 
-__all__ = ["ROUTES", "Contract", "EventEnvelope", "SendEmail", "consumers_of"]
+__all__ = [
+    "ROUTES",
+    "Contract",
+    "EventEnvelope",
+    "SendEmail",
+    "SessionChanged",
+    "UserRemoved",
+    "consumers_of",
+]

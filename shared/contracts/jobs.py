@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar
 
-from pydantic import EmailStr, Field
+from pydantic import EmailStr, Field, field_validator
 
 from shared.contracts.base import Contract
 
@@ -28,3 +28,11 @@ class SendEmail(Contract):
     html: str | None = None
     reply_to: EmailStr | None = None
     tags: list[str] = Field(default_factory=list)
+
+    @field_validator("subject")
+    @classmethod
+    def _one_line(cls, subject: str) -> str:
+        # A header value: a line break would smuggle in headers of its own.
+        if "\r" in subject or "\n" in subject:
+            raise ValueError("the subject must be a single line")
+        return subject

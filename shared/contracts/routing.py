@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from shared.contracts.events import SessionChanged, UserRemoved
 from shared.contracts.jobs import SendEmail
 
 ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {
         SendEmail.name: ("mailer",),
+        SessionChanged.name: ("identity",),
+        # Consumers (api: reassign conversations and leads) subscribe in their issues.
+        UserRemoved.name: (),
     }
 )
 

@@ -116,6 +116,7 @@ def _forged(private_key: Ed25519PrivateKey) -> dict[str, str]:
         "unknown kid": sign(private_key, claims(), kid="k2"),
         "missing role": sign(private_key, {k: v for k, v in claims().items() if k != "role"}),
         "unknown role": sign(private_key, claims(role="owner")),
+        "session version not an integer": sign(private_key, claims(sv=[1])),
         "garbage": "not.a.token",
     }
 
@@ -133,6 +134,7 @@ def _forged(private_key: Ed25519PrivateKey) -> dict[str, str]:
         "unknown kid",
         "missing role",
         "unknown role",
+        "session version not an integer",
         "garbage",
     ],
 )
@@ -217,14 +219,26 @@ async def test_a_route_without_a_token_is_a_401_problem(client: httpx.AsyncClien
 
 
 async def test_a_route_with_a_valid_token_knows_the_caller(
-    client: httpx.AsyncClient, private_key: Ed25519PrivateKey
+    client: httpx.AsyncClient, private_key: Ed25519PrivateKey, redis: Redis
 ) -> None:
     payload = claims(role="admin")
+    await redis.set(session_version_key(uuid.UUID(payload["sub"])), 1, ex=60)
     response = await client.get(
         "/me", headers={"authorization": f"Bearer {sign(private_key, payload)}"}
     )
     assert response.status_code == 200
     assert response.json() == {"user": payload["sub"], "role": "admin"}
+
+
+async def test_a_route_refuses_a_token_of_an_unknown_user(
+    client: httpx.AsyncClient, private_key: Ed25519PrivateKey
+) -> None:
+    # No session version in Redis, none in the database: the user does not exist.
+    response = await client.get(
+        "/me", headers={"authorization": f"Bearer {sign(private_key, claims())}"}
+    )
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
 
 
 async def test_a_route_with_an_expired_token_is_a_401_problem(
@@ -234,3 +248,4 @@ async def test_a_route_with_an_expired_token_is_a_401_problem(
     response = await client.get("/me", headers={"authorization": f"Bearer {token}"})
     assert response.status_code == 401
     assert response.json()["detail"] == "The access token has expired."
+    assert response.headers["www-authenticate"] == "Bearer"

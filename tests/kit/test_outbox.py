@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -167,23 +168,27 @@ async def test_a_relay_killed_between_enqueue_and_mark_sent_causes_no_second_eff
             async with committed.transaction() as s:
                 return list((await s.execute(select(email_sends))).all())
 
-        for _ in range(100):
-            if smtp_server.handler.received:
+        target = settings.queue_name
+        result_key = f"arq:result:{job_id(event_id, target)}"
+        for _ in range(200):
+            if await redis.exists(result_key):
                 break
             await asyncio.sleep(0.05)
+        assert await redis.exists(result_key), "the first delivery never finished"
         assert len(smtp_server.handler.received) == 1
 
-        # arq would refuse the same job id while it keeps the result; once that has
-        # expired the relay's second delivery really reaches the consumer.
-        target = settings.queue_name
-        await redis.delete(f"arq:result:{job_id(event_id, target)}")
+        # arq refuses a job id while it keeps the result; once that has expired the
+        # relay's second delivery really reaches the consumer, which must see through it.
+        await redis.delete(result_key)
+        duplicates = {"service": "mailer", "job": "send_email", "outcome": "duplicate"}
+        before = REGISTRY.get_sample_value("pursuit_jobs_total", duplicates) or 0.0
         relay = relay_for(committed, worker.queue, namespace)
         assert await relay.relay_once() == 1
-        for _ in range(40):
-            if not await redis.exists(f"arq:job:{job_id(event_id, target)}"):
+        for _ in range(200):
+            if (REGISTRY.get_sample_value("pursuit_jobs_total", duplicates) or 0.0) > before:
                 break
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+        assert REGISTRY.get_sample_value("pursuit_jobs_total", duplicates) == before + 1
         assert await unsent(committed) == []
         assert len(await sends()) == 1
         assert smtp_server.handler.data_attempts == 1

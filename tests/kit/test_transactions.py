@@ -11,11 +11,12 @@ import httpx
 import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.api.models import outbox
 from services.api.settings import Settings
 from services.kit.db import Database, SessionDep
+from services.kit.dbadmin import APP_ROLE
 from services.kit.errors import Conflict
 from services.kit.http import create_service_app
 from services.kit.outbox import OutboxRelay, publish
@@ -43,6 +44,28 @@ async def invite(body: Invite, session: SessionDep) -> dict[str, str]:
     return {"event_id": str(event_id)}
 
 
+@router.post("/pairs", status_code=201)
+async def create_pair(session: SessionDep) -> dict[str, str]:
+    # Both rows pass at INSERT; the deferred constraint fails only at COMMIT.
+    await session.execute(text("INSERT INTO public.pairs (k) VALUES ('a'), ('a')"))
+    return {"created": "pair"}
+
+
+@pytest.fixture
+async def pairs_table(owner_database: Database) -> AsyncIterator[None]:
+    async with owner_database.transaction() as s:
+        await s.execute(
+            text(
+                "CREATE TABLE public.pairs (k text, CONSTRAINT uq_pairs_k UNIQUE (k) "
+                "DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+        await s.execute(text(f'GRANT INSERT, SELECT ON public.pairs TO "{APP_ROLE}"'))
+    yield
+    async with owner_database.transaction() as s:
+        await s.execute(text("DROP TABLE public.pairs"))
+
+
 @pytest.fixture
 async def client(
     service_env: dict[str, Any], committed: Database
@@ -65,6 +88,16 @@ async def test_a_201_means_the_write_is_committed(
     response = await client.post("/invites", json={"to": "a@example.com"})
     assert response.status_code == 201
     assert await count(committed) == 1  # visible to another connection at once
+
+
+async def test_a_failed_commit_is_a_500_not_a_201(
+    client: httpx.AsyncClient, pairs_table: None, committed: Database
+) -> None:
+    response = await client.post("/pairs")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    async with committed.transaction() as s:
+        assert await s.scalar(text("SELECT count(*) FROM public.pairs")) == 0
 
 
 async def test_an_error_after_a_write_rolls_it_back(

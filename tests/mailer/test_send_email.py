@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from services.kit.queue import ArqQueue
 from services.kit.worker import RunningWorker, running
 from services.mailer.models import email_sends
 from services.mailer.settings import Settings
+from services.mailer.transactional.tasks import sweep_sends
 from services.mailer.worker import spec
 from shared.contracts import EventEnvelope, SendEmail
 from tests.support.smtp import SmtpServer
@@ -82,6 +83,14 @@ def command(**overrides: Any) -> SendEmail:
     }
     values.update(overrides)
     return SendEmail(**values)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def wait_for_status(database: Database, key: uuid.UUID, timeout: float = 10.0) -> Any:
@@ -193,9 +202,73 @@ async def test_a_timeout_after_data_is_unknown_and_never_resent(
 async def test_the_same_command_twice_sends_once(
     enqueue: Enqueue, committed: Database, smtp_server: SmtpServer
 ) -> None:
+    duplicates = {"service": "mailer", "job": "send_email", "outcome": "duplicate"}
+    before = REGISTRY.get_sample_value("pursuit_jobs_total", duplicates) or 0.0
     cmd = command()
     await enqueue(cmd)
     await wait_for_status(committed, cmd.idempotency_key)
     await enqueue(cmd)  # e.g. a redelivery under a different job id
-    await asyncio.sleep(0.5)
+    await wait_until(
+        lambda: (REGISTRY.get_sample_value("pursuit_jobs_total", duplicates) or 0.0) > before
+    )
     assert smtp_server.handler.data_attempts == 1
+
+
+async def test_an_smtp_server_not_answering_yet_is_retried(
+    enqueue: Enqueue, committed: Database, smtp_server: SmtpServer
+) -> None:
+    retries = {"service": "mailer", "job": "send_email", "outcome": "retry"}
+    before = REGISTRY.get_sample_value("pursuit_jobs_total", retries) or 0.0
+    smtp_server.stop()  # nothing listens: the connection is refused
+    cmd = command()
+    await enqueue(cmd)
+    await wait_until(
+        lambda: (REGISTRY.get_sample_value("pursuit_jobs_total", retries) or 0.0) > before
+    )
+    smtp_server.start()
+    row = await wait_for_status(committed, cmd.idempotency_key)
+    assert row["status"] == "sent"
+    assert row["attempts"] >= 2
+    assert len(smtp_server.handler.received) == 1
+
+
+async def test_a_subject_with_a_line_break_is_refused_by_the_contract() -> None:
+    with pytest.raises(ValueError, match="single line"):
+        command(subject="Hi\r\nBcc: everyone@example.com")
+
+
+async def test_an_address_smtp_cannot_carry_fails_without_being_stuck(
+    enqueue: Enqueue, committed: Database, smtp_server: SmtpServer
+) -> None:
+    cmd = command(to="jö@example.com")
+    await enqueue(cmd)
+    row = await wait_for_status(committed, cmd.idempotency_key)
+    assert row["status"] == "failed"
+    assert smtp_server.handler.received == []
+
+
+async def test_the_sweeper_settles_what_a_dead_worker_left(
+    worker: RunningWorker, committed: Database, smtp_server: SmtpServer
+) -> None:
+    stuck, lost = command(), command()
+    async with committed.transaction() as s:
+        for cmd, status in ((stuck, "transmitting"), (lost, "queued")):
+            await s.execute(
+                email_sends.insert().values(
+                    id=new_id(),
+                    idempotency_key=cmd.idempotency_key,
+                    to_address=str(cmd.to),
+                    subject=cmd.subject,
+                    message_id=f"<{uuid.uuid4()}@pursuit.test>",
+                    payload=cmd.model_dump(mode="json"),
+                    status=status,
+                    updated_at=datetime.now(UTC) - timedelta(hours=2),
+                )
+            )
+    await sweep_sends(worker.ctx)
+
+    row = await wait_for_status(committed, stuck.idempotency_key)
+    assert row["status"] == "unknown"  # maybe delivered: never resent
+    row = await wait_for_status(committed, lost.idempotency_key)
+    assert row["status"] == "sent"  # its job was lost: enqueued again
+    assert [m["Subject"] for m in smtp_server.handler.received] == [lost.subject]

@@ -54,15 +54,24 @@ class ScriptedHandler:
 class SmtpServer:
     handler: ScriptedHandler
     port: int
+    controller: Controller | None = None
+
+    def start(self) -> None:
+        # aiosmtpd's controller cannot start twice: a new one on the same port.
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
-    handler = ScriptedHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
+    server = SmtpServer(ScriptedHandler(), free_port())
+    server.start()
     try:
-        yield SmtpServer(handler, port)
+        yield server
     finally:
-        controller.stop()
+        server.stop()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -47,6 +48,7 @@ async def get_or_create(
     to_address: str,
     subject: str,
     message_id: str,
+    payload: dict[str, object],
 ) -> SendRow:
     """The send row of ``idempotency_key``, created ``queued`` on first sight."""
     await session.execute(
@@ -58,6 +60,7 @@ async def get_or_create(
             to_address=to_address,
             subject=subject,
             message_id=message_id,
+            payload=payload,
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
     )
@@ -99,4 +102,47 @@ async def finish(
         update(email_sends)
         .where(email_sends.c.id == send_id, email_sends.c.status == "transmitting")
         .values(**values)
+    )
+
+
+async def mark_stuck_unknown(session: AsyncSession, older_than: timedelta) -> int:
+    """``transmitting`` rows whose worker died mid-send become ``unknown``: they may
+    have been delivered, so they are never resent automatically."""
+    result = await session.execute(
+        update(email_sends)
+        .where(
+            email_sends.c.status == "transmitting",
+            email_sends.c.updated_at < func.now() - older_than,
+        )
+        .values(
+            status="unknown",
+            last_error="the worker stopped while transmitting; delivery unknown",
+            updated_at=func.now(),
+            finished_at=func.now(),
+        )
+        .returning(email_sends.c.id)
+    )
+    return len(result.all())
+
+
+async def stale_queued(
+    session: AsyncSession, older_than: timedelta, limit: int
+) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    """``queued`` rows untouched for longer than any retry waits: their job was lost."""
+    rows = await session.execute(
+        select(email_sends.c.id, email_sends.c.payload)
+        .where(
+            email_sends.c.status == "queued",
+            email_sends.c.updated_at < func.now() - older_than,
+        )
+        .order_by(email_sends.c.updated_at)
+        .limit(limit)
+    )
+    return [(r.id, r.payload) for r in rows]
+
+
+async def touch(session: AsyncSession, send_ids: list[uuid.UUID]) -> None:
+    """Mark re-enqueued rows, so the next sweep leaves them to their new job."""
+    await session.execute(
+        update(email_sends).where(email_sends.c.id.in_(send_ids)).values(updated_at=func.now())
     )

@@ -3,14 +3,22 @@
 The row moves ``queued → transmitting → sent | failed | bounced | unknown``. A
 retryable outcome puts it back to ``queued`` and asks arq to retry later; a row
 found in ``transmitting`` when a job starts belongs to a crashed or concurrent
-attempt and is left alone (never resent from an unknown state).
+attempt and is left alone (never resent from an unknown state); the sweeper turns
+it ``unknown`` once it is older than any live attempt could be.
+
+This job owns several short transactions instead of one (unlike most jobs): the
+``transmitting`` state must be committed *before* SMTP is touched, and the outcome
+after, so a crash in between is visible.
 """
 
 from __future__ import annotations
 
 import email.utils
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from typing import Any
 
 import structlog
 
@@ -71,14 +79,17 @@ async def send_transactional(
             to_address=str(command.to),
             subject=command.subject,
             message_id=new_message_id(sender),
+            payload=command.model_dump(mode="json"),
         )
     if row.status != "queued":
         return "duplicate"
+    # Built before the row says "transmitting": a message that cannot be built fails
+    # cleanly instead of leaving a send in flight.
+    message = build_message(command, sender=sender, message_id=row.message_id)
     async with database.transaction() as session:
         if not await repository.start_transmitting(session, row.id):
             return "duplicate"
 
-    message = build_message(command, sender=sender, message_id=row.message_id)
     envelope_from = email.utils.parseaddr(sender)[1]
     result: SmtpResult = await transmit(smtp, message, envelope_from, [str(command.to)])
     status = result.outcome
@@ -96,3 +107,24 @@ async def send_transactional(
         attempt=row.attempts + 1,
     )
     return status
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    unknown: int
+    requeued: list[tuple[uuid.UUID, dict[str, Any]]]
+
+
+async def sweep(
+    database: Database, *, transmitting_after: timedelta, queued_after: timedelta, limit: int = 500
+) -> SweepResult:
+    """Settle sends a dead worker left behind: stuck ``transmitting`` → ``unknown``;
+    ``queued`` rows whose job was lost are returned to be enqueued again."""
+    async with database.transaction() as session:
+        unknown = await repository.mark_stuck_unknown(session, transmitting_after)
+        stale = await repository.stale_queued(session, queued_after, limit)
+        if stale:
+            await repository.touch(session, [send_id for send_id, _ in stale])
+    if unknown or stale:
+        log.warning("transactional_sweep", unknown=unknown, requeued=len(stale))
+    return SweepResult(unknown=unknown, requeued=stale)

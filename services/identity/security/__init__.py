@@ -1,0 +1,1 @@
+"""Security primitives of identity: password hashing and policy, secrets, signing keys."""

@@ -1,0 +1,20 @@
+"""Opaque secrets (refresh, invitation and reset tokens): 256 random bits, given to
+the user once, stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+TOKEN_BYTES = 32  # 256 bits
+
+
+def new_token() -> str:
+    """A fresh URL-safe token."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_hash(token: str) -> bytes:
+    """What the database keeps of a token. A fast hash is right here: the token has
+    256 bits of entropy, so there is nothing to brute-force."""
+    return hashlib.sha256(token.encode()).digest()
