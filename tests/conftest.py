@@ -19,6 +19,8 @@ from services.kit.db import Database
 from tests.support import servers
 
 SERVICE_SCHEMAS = ("identity", "api", "scheduler", "mailer", "inbound")
+# Reference data the migrations seed: kept between tests.
+REFERENCE_TABLES = ("identity.plans",)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ async def owner_database(test_database: ProvisionedDatabase) -> AsyncIterator[Da
 @pytest.fixture
 async def committed(database: Database, owner_database: Database) -> AsyncIterator[Database]:
     """For tests that need real commits across transactions (outbox, workers):
-    every service table is emptied afterwards."""
+    every service table but the seeded reference data is emptied afterwards."""
     yield database
     async with owner_database.transaction() as s:
         tables = (
@@ -94,16 +96,17 @@ async def committed(database: Database, owner_database: Database) -> AsyncIterat
                 await s.execute(
                     text(
                         "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) "
-                        "FROM pg_tables WHERE schemaname = ANY(:schemas)"
+                        "FROM pg_tables WHERE schemaname = ANY(:schemas) "
+                        "AND schemaname || '.' || tablename <> ALL(:keep)"
                     ),
-                    {"schemas": list(SERVICE_SCHEMAS)},
+                    {"schemas": list(SERVICE_SCHEMAS), "keep": list(REFERENCE_TABLES)},
                 )
             )
             .scalars()
             .all()
         )
         if tables:
-            await s.execute(text(f"TRUNCATE {', '.join(tables)}"))
+            await s.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
 
 
 @pytest.fixture

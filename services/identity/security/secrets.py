@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from services.kit.errors import DomainError
+
 TOKEN_BYTES = 32  # 256 bits
 
 
@@ -18,3 +20,15 @@ def token_hash(token: str) -> bytes:
     """What the database keeps of a token. A fast hash is right here: the token has
     256 bits of entropy, so there is nothing to brute-force."""
     return hashlib.sha256(token.encode()).digest()
+
+
+class TokenInvalid(DomainError):
+    status, slug, title = 400, "token-invalid", "Invalid token"
+
+
+class TokenUsed(DomainError):
+    status, slug, title = 400, "token-used", "Token already used"
+
+
+class TokenExpired(DomainError):
+    status, slug, title = 400, "token-expired", "Token expired"

@@ -1,0 +1,1 @@
+"""The team: invitations (with seats), members, roles and removal."""
