@@ -28,8 +28,9 @@ def _redis_answers(url: str) -> bool:
 
 
 async def postgres_admin_url(stack: ExitStack) -> str:
-    """A superuser URL: ``TEST_POSTGRES_ADMIN_URL``, the default port, or embedded."""
-    explicit = os.environ.get("TEST_POSTGRES_ADMIN_URL")
+    """A URL that may create roles and databases: ``TEST_POSTGRES_ADMIN_URL``, else
+    ``DATABASE_URL`` (its server, as that user), else the default port, else embedded."""
+    explicit = os.environ.get("TEST_POSTGRES_ADMIN_URL") or os.environ.get("DATABASE_URL")
     if explicit:
         return explicit
     if await dbadmin.answers(DEFAULT_ADMIN_URL):
