@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 import zoneinfo
 from datetime import datetime
@@ -45,6 +46,13 @@ class MeRead(BaseModel):
     created_at: datetime
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    """The IANA names, read once: listing them scans the tz database on disk (tens of
+    ms), which must not happen on the event loop at every profile update."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _e164(value: str | None) -> str | None:
     if value is None:
         return None
@@ -74,7 +82,7 @@ class MeUpdate(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        if value is not None and value not in zoneinfo.available_timezones():
+        if value is not None and value not in _time_zones():
             raise ValueError("not an IANA time zone name")
         return value
 
