@@ -29,4 +29,6 @@ class Settings(ServiceSettings):
     invitation_rate_account: str = "30/hour"
     invitation_rate_address: str = "60/hour"
     accept_rate_address: str = "20/minute"
+    # Per invitation or reset token (accepting and confirming have no account yet).
+    accept_rate_token: str = "10/hour"  # noqa: S105 - a rate, not a secret
     signup_rate_address: str = "20/hour"

@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    delete,
     func,
     select,
     update,
@@ -134,6 +135,9 @@ class OutboxRelay:
     # A queued event waits this long for its consumer (arq's default is one day);
     # Redis must persist (AOF) and never evict for this to hold.
     job_expiry: timedelta = timedelta(days=14)
+    # Sent rows are deleted after this long (checked every ``prune_every_seconds``).
+    retention: timedelta = timedelta(days=1)
+    prune_every_seconds: float = 60.0
     # Called after the batch is enqueued and before it is marked sent (the crash
     # tests stop the relay exactly there).
     after_enqueue: Callable[[], None] | None = None
@@ -188,6 +192,22 @@ class OutboxRelay:
             OUTBOX_RELAYED.labels(self.service, name).inc()
         return len(rows)
 
+    async def prune_once(self, limit: int = 1000) -> int:
+        """Delete up to ``limit`` rows sent longer than ``retention`` ago: delivered
+        events (and any one-time link inside them) are not kept forever."""
+        table = self.outbox
+        async with self.database.transaction() as session:
+            doomed = (
+                select(table.c.id)
+                .where(table.c.sent_at < datetime.now(UTC) - self.retention)
+                .limit(limit)
+                .scalar_subquery()
+            )
+            result = await session.execute(
+                delete(table).where(table.c.id.in_(doomed)).returning(table.c.id)
+            )
+            return len(result.all())
+
     async def backlog(self) -> int:
         """How many committed events wait for the relay (also sets the gauge)."""
         async with self.database.transaction() as session:
@@ -198,8 +218,13 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set; back off while Redis or the database is down."""
         delay = self.poll_seconds
+        next_prune = 0.0
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
+                if loop.time() >= next_prune:
+                    next_prune = loop.time() + self.prune_every_seconds
+                    await self.prune_once()
                 moved = await self.relay_once()
                 delay = self.poll_seconds
                 if moved == self.batch_size:

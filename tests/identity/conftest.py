@@ -52,6 +52,7 @@ def identity_settings(service_env: dict[str, Any]) -> Settings:
             "invitation_rate_account": "1000/minute",
             "invitation_rate_address": "1000/minute",
             "accept_rate_address": "1000/minute",
+            "accept_rate_token": "1000/minute",
             "signup_rate_address": "1000/minute",
         }
     )

@@ -57,6 +57,7 @@ async def test_a_refresh_token_works_once_and_reuse_ends_the_session(
     )
     assert replay.status_code == 401
     assert "already used" in replay.json()["detail"]
+    assert replay.json()["request_id"] == replay.headers["x-request-id"]
     # The reuse revoked the whole family: the legitimate newer token is dead too.
     after = await identity.post("/v1/sessions/refresh", json={"refresh_token": rotated})
     assert after.status_code == 401
@@ -224,3 +225,20 @@ async def test_profile_updates_and_password_change(identity: httpx.AsyncClient) 
     fresh = {"authorization": f"Bearer {changed.json()['access_token']}"}
     assert (await identity.get("/v1/me", headers=fresh)).status_code == 200
     assert (await identity.get("/v1/me", headers=admin.headers)).status_code == 401
+
+
+async def test_a_password_made_of_ones_own_email_or_org_is_too_weak(
+    identity: httpx.AsyncClient,
+) -> None:
+    for password in ("jane.doe.sales1", "acmerockets1", "Acme Rockets 2026"):
+        response = await identity.post(
+            "/v1/signup",
+            json={
+                "org_name": "Acme Rockets",
+                "name": "Jane Doe",
+                "email": "jane.doe.sales@acmerockets.example",
+                "password": password,
+            },
+        )
+        assert response.status_code == 422, password
+        assert response.json()["type"].endswith("/weak-password")

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import Database
 from services.kit.outbox import OutboxRelay, claim_message, job_id, publish
-from services.kit.queue import ArqQueue
+from services.kit.queue import ArqQueue, FakeQueue
 from services.kit.settings import queue_name
 from services.kit.worker import running
 from services.mailer.models import email_sends, inbox
@@ -198,3 +199,21 @@ async def test_an_inbox_claims_a_message_once(session: AsyncSession) -> None:
     assert await claim_message(session, inbox, "m-1:pursuit:mailer", "send_email") is True
     assert await claim_message(session, inbox, "m-1:pursuit:mailer", "send_email") is False
     assert await claim_message(session, inbox, "m-1:pursuit:api", "send_email") is True
+
+
+async def test_sent_events_are_pruned_after_the_retention(
+    committed: Database, namespace: str
+) -> None:
+    async with committed.transaction() as s:
+        await publish(s, mailer_outbox, send_email())
+        await publish(s, mailer_outbox, send_email())
+    relay = OutboxRelay(
+        committed, mailer_outbox, FakeQueue(), service="mailer", namespace=namespace
+    )
+    assert await relay.relay_once() == 2
+    assert await relay.prune_once() == 0  # sent just now: kept for the retention
+    relay.retention = timedelta(0)
+    async with committed.transaction() as s:
+        await publish(s, mailer_outbox, send_email())  # not sent yet: never pruned
+    assert await relay.prune_once() == 2
+    assert len(await unsent(committed)) == 1

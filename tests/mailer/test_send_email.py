@@ -119,6 +119,7 @@ async def test_send_email_reaches_the_smtp_server_with_the_right_headers(
     row = await wait_for_status(committed, cmd.idempotency_key)
     assert row["status"] == "sent"
     assert row["attempts"] == 1
+    assert row["payload"] == {}  # the command is not kept once the send is settled
     assert REGISTRY.get_sample_value("pursuit_jobs_total", labels) == before + 1
     [message] = smtp_server.handler.received
     assert message["To"] == "lead@example.com"

@@ -22,6 +22,7 @@ from services.identity.deps import (
     RedisDep,
     SettingsDep,
 )
+from services.identity.security.secrets import token_hash
 from services.identity.sessions.schemas import TokenPair
 from services.identity.sessions.service import TokenIssuer
 from services.kit.auth import PrincipalDep
@@ -122,5 +123,8 @@ async def confirm_password_reset(
 ) -> Response:
     """Set a new password with the emailed token; every session of the account ends."""
     await limiter.hit(settings.reset_rate_address, "reset-confirm", "address", address)
+    await limiter.hit(
+        settings.accept_rate_token, "reset-confirm", "token", token_hash(body.token).hex()
+    )
     await service.confirm_reset(session, redis, body.token, body.password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,12 +33,28 @@ def check_strength(password: str, *, context: list[str]) -> None:
         raise WeakPassword(f"Use at least {MIN_LENGTH} characters.")
     if len(password) > MAX_LENGTH:
         raise WeakPassword(f"Use at most {MAX_LENGTH} characters.")
-    result = zxcvbn(password, user_inputs=[c for c in context if c])
+    result = zxcvbn(password, user_inputs=_context_words(context))
     if result["score"] < MIN_SCORE:
         feedback = result.get("feedback") or {}
         hints = [feedback.get("warning") or "", *(feedback.get("suggestions") or [])]
         detail = " ".join(h for h in hints if h) or "Choose a less guessable password."
         raise WeakPassword(f"This password is too easy to guess. {detail}".strip())
+
+
+def _context_words(context: list[str]) -> list[str]:
+    """The user's own words, whole and in parts: "jane.doe@acme.com" gives "jane.doe",
+    "jane", "doe", "acme"... so "jane.doe.sales1" counts as guessable."""
+    words: set[str] = set()
+    for item in context:
+        if not item:
+            continue
+        lowered = item.lower()
+        words.add(lowered)
+        local, _, domain = lowered.partition("@")
+        words.update({local, domain.split(".")[0]} if domain else {local})
+        words.update(p for p in re.split(r"[^a-z0-9]+", lowered) if len(p) >= 3)
+    words.discard("")
+    return sorted(words)
 
 
 async def hash_password(password: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from services.identity.deps import AddressDep, KeyRingDep, LimiterDep, SettingsDep
@@ -35,6 +35,7 @@ async def login(
 
 @router.post("/v1/sessions/refresh", operation_id="refresh_session", response_model=TokenPair)
 async def refresh(
+    request: Request,
     body: RefreshRequest,
     session: SessionDep,
     ring: KeyRingDep,
@@ -47,9 +48,10 @@ async def refresh(
     result = await service.refresh(session, service.TokenIssuer(ring, settings), body.refresh_token)
     if result.problem is not None:
         # Returned, not raised: a detected reuse must commit the family's revocation.
-        return problem_response(
-            result.problem.problem(instance="/v1/sessions/refresh"), result.problem.headers
+        problem = result.problem.problem(
+            request_id=request.state.request_id, instance=request.url.path
         )
+        return problem_response(problem, result.problem.headers)
     return result.pair
 
 

@@ -17,6 +17,7 @@ from services.identity.deps import (
     SettingsDep,
 )
 from services.identity.models import Invitation, User
+from services.identity.security.secrets import token_hash
 from services.identity.sessions.schemas import TokenPair
 from services.identity.sessions.service import TokenIssuer
 from services.identity.team import service
@@ -194,6 +195,8 @@ async def accept_invitation(
 ) -> TokenPair:
     """Accept an invitation with the emailed token: set a name and password, and log in."""
     await limiter.hit(settings.accept_rate_address, "accept", "address", address)
+    # Per invitation too: there is no account yet to key a limit on.
+    await limiter.hit(settings.accept_rate_token, "accept", "token", token_hash(body.token).hex())
     return await service.accept(
         session, TokenIssuer(ring, settings), body.token, body.name, body.password
     )

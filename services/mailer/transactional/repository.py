@@ -98,6 +98,9 @@ async def finish(
         values["last_error"] = detail
     if status != "queued":
         values["finished_at"] = datetime.now(UTC)
+        # The command (and any one-time link in it) is kept only while a retry or
+        # the sweeper may still need it.
+        values["payload"] = {}
     await session.execute(
         update(email_sends)
         .where(email_sends.c.id == send_id, email_sends.c.status == "transmitting")
