@@ -49,9 +49,7 @@ async def test_request_metrics_are_labelled_by_route_template_and_status(
     assert healthz[0] >= 1
     # An unknown path is counted under one label, never under the path itself
     # (a client must not be able to mint label values).
-    assert any(
-        labels["route"] == "unmatched" and labels["status"] == "404" for labels, _ in counts
-    )
+    assert any(labels["route"] == "unmatched" and labels["status"] == "404" for labels, _ in counts)
     assert not any("/no/such" in labels["route"] for labels, _ in counts)
     assert samples(text, "pursuit_http_request_duration_seconds_count")
 
