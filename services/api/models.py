@@ -1,8 +1,28 @@
-"""The `api` schema: tables of the api service."""
+"""The `api` schema: the users read model, assistants and their members, schedules.
+
+Tenant tables carry ``org_id`` under row-level security (``pursuit.org_id``).
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
 from services.kit.db import schema_metadata
+from services.kit.ids import new_id
 from services.kit.outbox import inbox_table, outbox_table
 
 SCHEMA = "api"
@@ -10,3 +30,93 @@ metadata = schema_metadata(SCHEMA)
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class User(Base):
+    """What the api knows of identity's users (fed by ``user.upserted``)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False, index=True)
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    time_zone: Mapped[str] = mapped_column(String(64), nullable=False, server_default="UTC")
+    # Ordering guard: an older event never overwrites a newer one.
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Assistant(Base):
+    __tablename__ = "assistants"
+    __table_args__ = (
+        CheckConstraint("type IN ('sales', 'amc', 'whatsapp')", name="type"),
+        CheckConstraint("company_reply_policy IN ('pause', 'stop', 'continue')", name="policy"),
+        CheckConstraint("lead_at_risk_days > 0", name="risk_days"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False, index=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(nullable=False, index=True)
+    type: Mapped[str] = mapped_column(String(20), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    avatar_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    signature: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    brochure_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    more_context: Mapped[str | None] = mapped_column(Text, nullable=True)
+    more_information: Mapped[str | None] = mapped_column(Text, nullable=True)
+    calendar_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lead_at_risk_days: Mapped[int] = mapped_column(Integer, nullable=False, server_default="3")
+    default_schedule_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    default_emailcc_schedule_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    company_reply_policy: Mapped[str] = mapped_column(
+        String(10), nullable=False, server_default="pause"
+    )
+    # Mailbox: host settings in clear, passwords as Fernet tokens (never returned).
+    mailbox: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AssistantMember(Base):
+    """A user assigned to an assistant; ``manager`` makes them its Assistant Manager."""
+
+    __tablename__ = "assistant_members"
+    __table_args__ = (CheckConstraint("role IN ('member', 'manager')", name="role"),)
+
+    assistant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("assistants.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, index=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
+    role: Mapped[str] = mapped_column(String(10), nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+
+class Schedule(Base):
+    """A custom schedule; ``steps`` is the ordered list of (wait, tone)."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False, index=True)
+    created_by: Mapped[uuid.UUID] = mapped_column(nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,5 +1,5 @@
-"""Request dependencies of identity: its settings, key ring, rate limiter, the caller's
-address, and a session scoped (row-level security) to the caller's org."""
+"""Request dependencies of identity: its settings, key ring, rate limiter, and the
+caller's address. (The org-scoped session is :mod:`services.kit.tenancy`'s.)"""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.security.keys import KeyRing
 from services.identity.settings import Settings
-from services.kit.auth import PrincipalDep
-from services.kit.db import SessionDep, scope_to_org
 from services.kit.ratelimit import RateLimiter
 
 
@@ -41,14 +38,8 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def org_session(principal: PrincipalDep, session: SessionDep) -> AsyncSession:
-    await scope_to_org(session, principal.org_id)
-    return session
-
-
 SettingsDep = Annotated[Settings, Depends(_settings)]
 KeyRingDep = Annotated[KeyRing, Depends(_key_ring)]
 LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
 RedisDep = Annotated[Redis, Depends(_redis)]
 AddressDep = Annotated[str, Depends(client_address)]
-OrgSessionDep = Annotated[AsyncSession, Depends(org_session)]

@@ -130,11 +130,11 @@ def transactional(
             return "success"
 
         try:
-            await _measured(ctx["service"], contract.name, call.job_try, run)
+            await _measured(ctx["service"], contract.message_name, call.job_try, run)
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "message")
 
-    return func(job, name=contract.name, max_tries=max_tries)
+    return func(job, name=contract.message_name, max_tries=max_tries)
 
 
 def stepwise(
@@ -152,8 +152,10 @@ def stepwise(
         call = JobCall(envelope, payload, job_id, int(ctx.get("job_try", 1)), ctx)
         structlog.contextvars.bind_contextvars(job_id=job_id, message=envelope.name)
         try:
-            await _measured(ctx["service"], contract.name, call.job_try, lambda: handler(call))
+            await _measured(
+                ctx["service"], contract.message_name, call.job_try, lambda: handler(call)
+            )
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "message")
 
-    return func(job, name=contract.name, max_tries=max_tries)
+    return func(job, name=contract.message_name, max_tries=max_tries)

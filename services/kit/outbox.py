@@ -90,7 +90,7 @@ async def publish(
     await session.execute(
         outbox.insert().values(
             id=event_id,
-            name=message.name,
+            name=message.message_name,
             version=message.version,
             org_id=org_id,
             payload=message.model_dump(mode="json"),

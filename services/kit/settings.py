@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.kit.crypto import DEV_SECRET_KEY
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://pursuit_app@127.0.0.1:5432/pursuit"
 DEFAULT_MIGRATION_DATABASE_URL = "postgresql+asyncpg://pursuit_owner@127.0.0.1:5432/pursuit"
@@ -44,6 +46,11 @@ class ServiceSettings(BaseSettings):
     )
     jwt_audience: str = Field("pursuit", validation_alias=AliasChoices("JWT_AUDIENCE"))
     jwt_issuer: str = Field("pursuit-identity", validation_alias=AliasChoices("JWT_ISSUER"))
+    # Fernet keys (comma-separated, the encrypting one first) for secrets at rest; the
+    # same in every service, since mailbox passwords travel encrypted in events.
+    secret_keys: SecretStr = Field(
+        SecretStr(DEV_SECRET_KEY), validation_alias=AliasChoices("SECRET_KEYS")
+    )
     jwks_url: str = Field(
         "http://127.0.0.1:8001/.well-known/jwks.json", validation_alias=AliasChoices("JWKS_URL")
     )

@@ -1,7 +1,7 @@
 """The wire contract between services: versioned job and event payloads."""
 
 from shared.contracts.base import Contract, EventEnvelope
-from shared.contracts.events import SessionChanged, UserRemoved
+from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
 from shared.contracts.jobs import SendEmail
 from shared.contracts.routing import ROUTES, consumers_of
 
@@ -12,5 +12,6 @@ __all__ = [
     "SendEmail",
     "SessionChanged",
     "UserRemoved",
+    "UserUpserted",
     "consumers_of",
 ]

@@ -12,14 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 class Contract(BaseModel):
     """A versioned job or event payload.
 
-    ``name`` is the job function / event type on the wire; ``version`` lets a
+    ``message_name`` is the job function / event type on the wire; ``version`` lets a
     consumer accept an older producer during a rolling deploy. Unknown fields are
     ignored so that a producer may add optional fields before its consumers know them.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    name: ClassVar[str]
+    message_name: ClassVar[str]
     version: int = 1
 
 

@@ -17,7 +17,7 @@ class SendEmail(Contract):
     keeps one send row per key.
     """
 
-    name: ClassVar[str] = "send_email"
+    message_name: ClassVar[str] = "send_email"
     version: int = 1
 
     idempotency_key: uuid.UUID

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from shared.contracts.events import SessionChanged, UserRemoved
+from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
 from shared.contracts.jobs import SendEmail
 
 ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {
-        SendEmail.name: ("mailer",),
-        SessionChanged.name: ("identity",),
-        # Consumers (api: reassign conversations and leads) subscribe in their issues.
-        UserRemoved.name: (),
+        SendEmail.message_name: ("mailer",),
+        SessionChanged.message_name: ("identity",),
+        UserUpserted.message_name: ("api",),
+        UserRemoved.message_name: ("api",),
     }
 )
 

@@ -104,7 +104,7 @@ async def test_a_send_email_job_runs_through_embedded_servers(
     )
     envelope = EventEnvelope(
         id=new_id(),
-        name=command.name,
+        name=command.message_name,
         version=command.version,
         occurred_at=datetime.now(UTC),
         payload=command.model_dump(mode="json"),

@@ -101,7 +101,7 @@ async def sent_emails(database: Database, to: str | None = None) -> list[SendEma
         rows = (
             await s.execute(
                 select(outbox.c.payload)
-                .where(outbox.c.name == SendEmail.name)
+                .where(outbox.c.name == SendEmail.message_name)
                 .order_by(outbox.c.id)
             )
         ).scalars()

@@ -72,7 +72,11 @@ async def test_a_removed_member_is_refused_at_once_everywhere(
         assert kept.json()["status"] == "removed"
     async with committed.transaction() as s:
         events = (
-            (await s.execute(select(outbox.c.payload).where(outbox.c.name == UserRemoved.name)))
+            (
+                await s.execute(
+                    select(outbox.c.payload).where(outbox.c.name == UserRemoved.message_name)
+                )
+            )
             .scalars()
             .all()
         )

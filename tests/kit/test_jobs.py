@@ -31,7 +31,7 @@ def envelope() -> dict[str, Any]:
     command = SendEmail(idempotency_key=uuid.uuid4(), to="a@example.com", subject="s", text="t")
     return EventEnvelope(
         id=uuid.uuid4(),
-        name=command.name,
+        name=command.message_name,
         version=1,
         occurred_at=datetime.now(UTC),
         payload=command.model_dump(mode="json"),

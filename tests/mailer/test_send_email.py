@@ -54,7 +54,7 @@ def enqueue(worker: RunningWorker, mailer_settings: Settings) -> Enqueue:
     async def put(command: SendEmail, job_id: str | None = None) -> str:
         envelope = EventEnvelope(
             id=new_id(),
-            name=command.name,
+            name=command.message_name,
             version=command.version,
             occurred_at=datetime.now(UTC),
             payload=command.model_dump(mode="json"),
@@ -62,7 +62,7 @@ def enqueue(worker: RunningWorker, mailer_settings: Settings) -> Enqueue:
         job_id = job_id or f"{envelope.id}:{mailer_settings.queue_name}"
         queue: ArqQueue = worker.queue
         await queue.enqueue(
-            command.name,
+            command.message_name,
             envelope.model_dump(mode="json"),
             queue_name=mailer_settings.queue_name,
             job_id=job_id,

@@ -18,7 +18,6 @@ from services.identity.deps import (
     AddressDep,
     KeyRingDep,
     LimiterDep,
-    OrgSessionDep,
     RedisDep,
     SettingsDep,
 )
@@ -27,6 +26,7 @@ from services.identity.sessions.schemas import TokenPair
 from services.identity.sessions.service import TokenIssuer
 from services.kit.auth import PrincipalDep
 from services.kit.db import SessionDep
+from services.kit.tenancy import OrgSessionDep
 
 router = APIRouter(tags=["accounts"])
 

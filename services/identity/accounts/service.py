@@ -15,6 +15,7 @@ from services.identity.accounts.schemas import (
     PlanRead,
     SignupRequest,
 )
+from services.identity.announcements import announce_user
 from services.identity.models import Org, PasswordReset, User, outbox
 from services.identity.security.passwords import (
     check_strength,
@@ -72,6 +73,7 @@ async def signup(session: AsyncSession, issuer: TokenIssuer, body: SignupRequest
     )
     await repository.add(session, org)
     await repository.add(session, user)
+    await announce_user(session, user)
     return await start_session(session, issuer, user)
 
 
@@ -93,7 +95,7 @@ async def update_me(session: AsyncSession, principal: Principal, changes: MeUpda
         if field == "time_zone" and value is None:
             value = "UTC"
         setattr(user, field, value)
-    await session.flush()
+    await announce_user(session, user)
     return user
 
 

@@ -12,7 +12,6 @@ from services.identity.deps import (
     AddressDep,
     KeyRingDep,
     LimiterDep,
-    OrgSessionDep,
     RedisDep,
     SettingsDep,
 )
@@ -33,6 +32,7 @@ from services.identity.team.schemas import (
 from services.kit.auth import PrincipalDep, Role
 from services.kit.db import SessionDep
 from services.kit.pagination import Page, PageParams, page_of, page_params
+from services.kit.tenancy import OrgSessionDep
 
 router = APIRouter(tags=["team"])
 PageDep = Annotated[PageParams, Depends(page_params)]

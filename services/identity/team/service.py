@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.accounts import repository as accounts_repository
 from services.identity.accounts.service import EmailTaken
+from services.identity.announcements import announce_user
 from services.identity.models import Invitation, User, outbox
 from services.identity.security.passwords import check_strength, hash_password
 from services.identity.security.secrets import (
@@ -240,7 +241,7 @@ async def accept(
         await accounts_repository.add(session, user)
     invitation.accepted_at = datetime.now(UTC)
     invitation.user_id = user.id
-    await session.flush()
+    await announce_user(session, user)
     return await start_session(session, issuer, user)
 
 
@@ -271,6 +272,7 @@ async def change_role(
         await _keep_an_admin(session, principal, user)
     user.role = role.value
     await revoke_sessions(session, redis, user)
+    await announce_user(session, user)
     return user
 
 
@@ -287,6 +289,7 @@ async def remove(
     user.status = "removed"
     user.removed_at = now
     await revoke_sessions(session, redis, user)
+    await announce_user(session, user)
     await publish(
         session,
         outbox,

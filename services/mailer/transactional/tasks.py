@@ -65,13 +65,13 @@ async def sweep_sends(ctx: dict[str, Any]) -> None:
     for send_id, payload in result.requeued:
         envelope = EventEnvelope(
             id=send_id,
-            name=SendEmail.name,
+            name=SendEmail.message_name,
             version=int(payload.get("version", 1)),
             occurred_at=datetime.now(UTC),
             payload=payload,
         )
         await queue.enqueue(
-            SendEmail.name,
+            SendEmail.message_name,
             envelope.model_dump(mode="json"),
             queue_name=settings.queue_name,
             job_id=f"sweep:{send_id}:{int(time.time())}",
