@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 # Local development only: `SECRET_KEYS` must be set in any real deployment.
-DEV_SECRET_KEY = "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2U="
+DEV_SECRET_KEY = "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2U="  # noqa: S105 - dev only
 
 
 class SecretUnreadable(Exception):
