@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.api.assistants.router import router as assistants_router
 from services.api.models import outbox
+from services.api.schedules.router import router as schedules_router
 from services.api.settings import Settings
+from services.kit.crypto import SecretBox
 from services.kit.http import create_service_app
+
+
+async def _startup(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    app.state.secret_box = SecretBox.from_setting(settings.secret_keys.get_secret_value())
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -17,7 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=(
             "The public API: assistants, schedules, leads, conversations, the inbox and webhooks."
         ),
+        routers=[assistants_router, schedules_router],
         outbox=outbox,
+        on_startup=_startup,
     )
 
 

@@ -1,5 +1,6 @@
 """The wire contract between services: versioned job and event payloads."""
 
+from shared.contracts.assistants import AssistantUpserted
 from shared.contracts.base import Contract, EventEnvelope
 from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
 from shared.contracts.jobs import SendEmail
@@ -7,6 +8,7 @@ from shared.contracts.routing import ROUTES, consumers_of
 
 __all__ = [
     "ROUTES",
+    "AssistantUpserted",
     "Contract",
     "EventEnvelope",
     "SendEmail",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from shared.contracts.assistants import AssistantUpserted
 from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
 from shared.contracts.jobs import SendEmail
 
@@ -17,6 +18,9 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         SessionChanged.message_name: ("identity",),
         UserUpserted.message_name: ("api",),
         UserRemoved.message_name: ("api",),
+        # The scheduler, mailer and inbound keep read models of assistants; they
+        # subscribe in their issues.
+        AssistantUpserted.message_name: (),
     }
 )
 

@@ -126,6 +126,12 @@ def _variables(request: RenderRequest, step: int, position: Position) -> dict[st
     }
 
 
+def _paragraphs(text: str) -> list[str]:
+    """Paragraphs are separated by blank lines; inside one, line breaks are spaces."""
+    parts = _BLANK_LINE.split(text.replace("\r\n", "\n").strip())
+    return [paragraph for paragraph in (" ".join(part.split()) for part in parts) if paragraph]
+
+
 class _Rendered(NamedTuple):
     paragraphs: list[str]
     subject: str | None
@@ -136,13 +142,12 @@ def _render_template(request: RenderRequest, step: int, position: Position) -> _
     module = _template(template_name(request.tone, position)).make_module(
         _variables(request, step, position)
     )
-    paragraphs = [" ".join(part.split()) for part in _BLANK_LINE.split(str(module))]
     subject = getattr(module, "subject", None)
     signoff = getattr(module, "signoff", None)
     if not isinstance(signoff, str) or not signoff.strip():
         raise TemplateRuntimeError(f"{template_name(request.tone, position)} sets no signoff")
     return _Rendered(
-        paragraphs=[paragraph for paragraph in paragraphs if paragraph],
+        paragraphs=_paragraphs(str(module)),
         subject=_one_line(subject) if isinstance(subject, str) else None,
         signoff=signoff.strip(),
     )
@@ -183,14 +188,20 @@ def _signature_lines(assistant: AssistantContext) -> list[str]:
     return lines
 
 
-def _segments(paragraph: str, urls: list[str]) -> list[_Segment]:
-    """Split a paragraph so the assistant's own URLs become links; nothing else does."""
+def _links(urls: list[str]) -> re.Pattern[str] | None:
+    """What to turn into links: the assistant's own URLs, and nothing else."""
     if not urls:
+        return None
+    return re.compile("|".join(re.escape(url) for url in sorted(urls, key=len, reverse=True)))
+
+
+def _segments(paragraph: str, links: re.Pattern[str] | None) -> list[_Segment]:
+    """A paragraph as runs of text, each run a link or not."""
+    if links is None:
         return [_Segment(paragraph)]
-    pattern = re.compile("|".join(re.escape(url) for url in sorted(urls, key=len, reverse=True)))
     segments: list[_Segment] = []
     position = 0
-    for match in pattern.finditer(paragraph):
+    for match in links.finditer(paragraph):
         if match.start() > position:
             segments.append(_Segment(paragraph[position : match.start()]))
         segments.append(_Segment(match.group(), match.group()))
@@ -210,9 +221,9 @@ def _assemble(
         closing.append(f"{BOOK_A_MEETING}: {assistant.calendar_url}")
     text = "\n\n".join([*paragraphs, "\n".join(closing)]) + "\n"
 
-    urls = [url for url in (assistant.brochure_url, assistant.calendar_url) if url]
+    links = _links([url for url in (assistant.brochure_url, assistant.calendar_url) if url])
     html = _template(_HTML_LAYOUT).render(
-        paragraphs=[_segments(paragraph, urls) for paragraph in paragraphs],
+        paragraphs=[_segments(paragraph, links) for paragraph in paragraphs],
         signoff=signoff,
         signature=signature,
         calendar_url=assistant.calendar_url,
@@ -235,13 +246,12 @@ def compose(request: RenderRequest, body: str, subject: str | None = None) -> Re
     """A message around a body written elsewhere (by a language model, say).
 
     ``body`` is plain text, paragraphs separated by blank lines, from the greeting
-    to the last paragraph (no sign-off, no signature); it gets the same sign-off, signature, "Book a Meeting"
-    link and HTML treatment as a rendered template. ``subject`` is used for an
-    opening only: a follow-up always answers the thread's subject.
+    to the last paragraph (no sign-off, no signature); it gets the same sign-off,
+    signature, "Book a Meeting" link and HTML treatment as a rendered template.
+    ``subject`` is used for an opening only: a follow-up always answers the thread's subject.
     """
     rendered = _render_template(request, request.step, request.position)
-    paragraphs = [" ".join(part.split()) for part in _BLANK_LINE.split(body.replace("\r\n", "\n").strip())]
-    paragraphs = [paragraph for paragraph in paragraphs if paragraph]
+    paragraphs = _paragraphs(body)
     if not paragraphs:
         raise ValueError("the body is empty")
     chosen = subject if request.position is Position.OPENING else None

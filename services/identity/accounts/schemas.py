@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
-import zoneinfo
 from datetime import datetime
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from services.kit.auth import Role
+from shared.validation import e164, time_zone
 
 
 class SignupRequest(BaseModel):
@@ -46,25 +44,6 @@ class MeRead(BaseModel):
     created_at: datetime
 
 
-@functools.cache
-def _time_zones() -> frozenset[str]:
-    """The IANA names, read once: listing them scans the tz database on disk (tens of
-    ms), which must not happen on the event loop at every profile update."""
-    return frozenset(zoneinfo.available_timezones())
-
-
-def _e164(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("use the international E.164 form, e.g. +14155550123") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 class MeUpdate(BaseModel):
     """Fields left out are unchanged; ``phone: null`` removes the number."""
 
@@ -77,14 +56,12 @@ class MeUpdate(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        return _e164(value)
+        return None if value is None else e164(value)
 
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        if value is not None and value not in _time_zones():
-            raise ValueError("not an IANA time zone name")
-        return value
+        return None if value is None else time_zone(value)
 
 
 class PasswordChange(BaseModel):

@@ -1,0 +1,1 @@
+"""Assistants: the virtual sellers, their profile, defaults, mailbox and members."""

@@ -1,0 +1,131 @@
+"""API shapes of assistants. Mailbox passwords are write-only: they go in, never out."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+
+from shared.contracts.assistants import TlsMode
+from shared.validation import e164, plain_text
+
+AssistantType = Literal["sales", "amc", "whatsapp"]
+ReplyPolicy = Literal["pause", "stop", "continue"]
+Phone = Annotated[str, AfterValidator(e164)]
+Signature = Annotated[str, Field(max_length=2000), AfterValidator(plain_text)]
+Url = Annotated[HttpUrl, Field(max_length=2000)]
+
+
+class MailServerWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(ge=1, le=65535)
+    username: str = Field(min_length=1, max_length=320)
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Write-only. Left out: the stored password is kept.",
+    )
+    tls: TlsMode = "starttls"
+
+
+class MailboxWrite(BaseModel):
+    """Sending (SMTP) and reading (IMAP) settings. ``null`` removes one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    smtp: MailServerWrite | None = None
+    imap: MailServerWrite | None = None
+
+
+class MailServerRead(BaseModel):
+    host: str
+    port: int
+    username: str
+    tls: TlsMode
+    has_password: bool
+
+
+class MailboxRead(BaseModel):
+    smtp: MailServerRead | None = None
+    imap: MailServerRead | None = None
+
+
+class _AssistantFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    avatar_url: Url | None = None
+    email: EmailStr | None = Field(default=None, description="The assistant's mailbox address")
+    phone: Phone | None = Field(default=None, description="E.164; also the WhatsApp sender")
+    signature: Signature | None = None
+    brochure_url: Url | None = None
+    more_context: str | None = Field(default=None, max_length=5000)
+    more_information: str | None = Field(default=None, max_length=5000)
+    calendar_url: Url | None = Field(
+        default=None, description='When set, signatures gain a "Book a Meeting" link'
+    )
+    lead_at_risk_days: int | None = Field(default=None, ge=1, le=60)
+    default_schedule_id: uuid.UUID | None = None
+    default_emailcc_schedule_id: uuid.UUID | None = None
+    company_reply_policy: ReplyPolicy | None = Field(
+        default=None,
+        description="When one person at a company answers: pause, stop, or carry on "
+        "with the assistant's other leads at that company",
+    )
+    mailbox: MailboxWrite | None = None
+
+
+class AssistantCreate(_AssistantFields):
+    type: AssistantType
+    name: str = Field(min_length=1, max_length=200)
+    owner_id: uuid.UUID | None = Field(
+        default=None, description="Administrators may create for another user; default: you"
+    )
+
+
+class AssistantUpdate(_AssistantFields):
+    """Fields left out are unchanged; ``null`` clears an optional one."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    owner_id: uuid.UUID | None = Field(default=None, description="Administrators only")
+
+
+class MemberRead(BaseModel):
+    user_id: uuid.UUID
+    role: Literal["member", "manager"]
+    name: str | None = None
+    user_status: str | None = Field(default=None, description="`removed` for a removed user")
+
+
+class MemberWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["member", "manager"] = "member"
+
+
+class AssistantRead(BaseModel):
+    id: uuid.UUID
+    type: AssistantType
+    name: str
+    owner_id: uuid.UUID
+    avatar_url: str | None
+    email: str | None
+    phone: str | None
+    signature: str
+    brochure_url: str | None
+    more_context: str | None
+    more_information: str | None
+    calendar_url: str | None
+    lead_at_risk_days: int
+    default_schedule_id: uuid.UUID | None
+    default_emailcc_schedule_id: uuid.UUID | None
+    company_reply_policy: ReplyPolicy
+    mailbox: MailboxRead
+    members: list[MemberRead]
+    archived_at: datetime | None
+    created_at: datetime
+    updated_at: datetime

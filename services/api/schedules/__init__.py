@@ -1,0 +1,1 @@
+"""Schedules: the built-in Recommended one, custom ones, and message previews."""

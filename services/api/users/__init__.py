@@ -1,0 +1,1 @@
+"""The api's read model of identity's users (owners, members, assignees)."""

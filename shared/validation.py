@@ -1,0 +1,47 @@
+"""Input rules two services must apply alike (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import cache
+
+import phonenumbers
+
+
+def e164(value: str) -> str:
+    """``value`` as an E.164 number (``+14155550123``); ValueError if it is not one."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("use the international E.164 form, e.g. +14155550123") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@cache
+def _zones() -> frozenset[str]:
+    # Scanning the zone files costs tens of ms: once per process.
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone(value: str) -> str:
+    """``value`` if it is an IANA time zone name; ValueError otherwise."""
+    if value not in _zones():
+        raise ValueError("not an IANA time zone name, e.g. Europe/Paris")
+    return value
+
+
+_MARKUP = re.compile(
+    r"<\s*/?\s*[a-zA-Z!][^>]*>"  # HTML tags and comments
+    r"|!\[[^\]]*\]\([^)]*\)"  # markdown images
+    r"|data:image/",  # inline images
+)
+
+
+def plain_text(value: str) -> str:
+    """``value`` if it holds no HTML or image markup (signatures are text only)."""
+    if _MARKUP.search(value):
+        raise ValueError("text only: HTML and images are not allowed")
+    return value
