@@ -7,6 +7,7 @@ import zoneinfo
 from functools import cache
 
 import phonenumbers
+import phonenumbers.timezone
 
 
 def e164(value: str) -> str:
@@ -45,3 +46,28 @@ def plain_text(value: str) -> str:
     if _MARKUP.search(value):
         raise ValueError("text only: HTML and images are not allowed")
     return value
+
+
+def country(value: str) -> str:
+    """An ISO 3166-1 alpha-2 country code, upper-cased; ValueError otherwise."""
+    code = value.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("use an ISO 3166-1 alpha-2 country code, e.g. FR")
+    return code
+
+
+def infer_time_zone(phone: str | None, country_code: str | None) -> str | None:
+    """The lead's time zone when its phone number or country allows only one."""
+    zones: tuple[str, ...] = ()
+    if phone:
+        number = phonenumbers.parse(phone, None)
+        zones = tuple(phonenumbers.timezone.time_zones_for_number(number))
+    if len(zones) != 1 and country_code:
+        # Every zone of the country's calling code: one only for single-zone countries.
+        calling_code = phonenumbers.country_code_for_region(country_code)
+        if calling_code:
+            whole = phonenumbers.PhoneNumber(country_code=calling_code, national_number=0)
+            zones = tuple(phonenumbers.timezone.time_zones_for_geographical_number(whole))
+    if len(zones) == 1 and zones[0] in _zones():
+        return zones[0]
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.api.assistants.router import router as assistants_router
+from services.api.leads.router import router as leads_router
 from services.api.models import outbox
 from services.api.schedules.router import router as schedules_router
 from services.api.settings import Settings
@@ -25,7 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=(
             "The public API: assistants, schedules, leads, conversations, the inbox and webhooks."
         ),
-        routers=[assistants_router, schedules_router],
+        routers=[assistants_router, schedules_router, leads_router],
         outbox=outbox,
         on_startup=_startup,
     )

@@ -6,17 +6,20 @@ Tenant tables carry ``org_id`` under row-level security (``pursuit.org_id``).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -120,3 +123,68 @@ class Schedule(Base):
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Lead(Base):
+    """A person an assistant writes to, on behalf of its owner."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('new', 'active', 'paused', 'out_of_office', 'replied', 'completed', "
+            "'stopped', 'unsubscribed', 'bounced')",
+            name="status",
+        ),
+        CheckConstraint("temperature IN ('cold', 'warm', 'hot')", name="temperature"),
+        CheckConstraint(
+            "source IN ('api', 'csv', 'crm', 'emailcc', 'whatsapp', 'referral')", name="source"
+        ),
+        # One lead per email per assistant.
+        Index("uq_leads_assistant_email", "assistant_id", text("lower(email)"), unique=True),
+        Index("ix_leads_org_id_id", "org_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
+    assistant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assistants.id"), nullable=False)
+    owner_id: Mapped[uuid.UUID] = mapped_column(nullable=False, index=True)
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    first_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    last_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    company: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    title: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    more_context: Mapped[str | None] = mapped_column(Text, nullable=True)
+    more_information: Mapped[str | None] = mapped_column(Text, nullable=True)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default="{}"
+    )
+    amc_renewal_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="new")
+    temperature: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    next_send_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    next_send_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class LeadEvent(Base):
+    """One line of a lead's timeline: a message, a status or temperature change, an
+    action, with its reason."""
+
+    __tablename__ = "lead_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    occurred_at: Mapped[datetime] = _now()

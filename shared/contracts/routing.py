@@ -11,6 +11,7 @@ from types import MappingProxyType
 from shared.contracts.assistants import AssistantUpserted
 from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
 from shared.contracts.jobs import SendEmail
+from shared.contracts.leads import EnrollmentCommand, EnrollmentRequested, LeadUpserted
 
 ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -21,6 +22,10 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         # The scheduler, mailer and inbound keep read models of assistants; they
         # subscribe in their issues.
         AssistantUpserted.message_name: (),
+        LeadUpserted.message_name: (),
+        # Commands to the scheduler: they wait on its queue until it consumes them.
+        EnrollmentRequested.message_name: ("scheduler",),
+        EnrollmentCommand.message_name: ("scheduler",),
     }
 )
 

@@ -63,11 +63,19 @@ def to_read(schedule: Schedule) -> ScheduleRead:
     return _read(schedule.id, schedule.name, schedule.description, steps, schedule)
 
 
+async def find(
+    session: AsyncSession, org_id: uuid.UUID, schedule_id: uuid.UUID
+) -> ScheduleRead | None:
+    """The schedule if the org may use it (built-in, or one of its own)."""
+    if schedule_id == builtin.RECOMMENDED_ID:
+        return recommended()
+    schedule = await repository.get(session, org_id, schedule_id)
+    return None if schedule is None else to_read(schedule)
+
+
 async def exists(session: AsyncSession, org_id: uuid.UUID, schedule_id: uuid.UUID) -> bool:
     """Whether the org may use ``schedule_id`` (built-in, or one of its own)."""
-    if schedule_id == builtin.RECOMMENDED_ID:
-        return True
-    return await repository.get(session, org_id, schedule_id) is not None
+    return await find(session, org_id, schedule_id) is not None
 
 
 async def get(session: AsyncSession, principal: Principal, schedule_id: uuid.UUID) -> ScheduleRead:

@@ -1,0 +1,1 @@
+"""Leads: the people assistants write to, their enrollment and their timeline."""

@@ -1,0 +1,82 @@
+"""Leads and enrollments: what the api announces and asks of the scheduler."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal
+
+from shared.contracts.base import Contract
+from shared.contracts.schedules import ScheduleSnapshot
+
+LeadStatus = Literal[
+    "new",
+    "active",
+    "paused",
+    "out_of_office",
+    "replied",
+    "completed",
+    "stopped",
+    "unsubscribed",
+    "bounced",
+]
+Temperature = Literal["cold", "warm", "hot"]
+LeadSource = Literal["api", "csv", "crm", "emailcc", "whatsapp", "referral"]
+
+
+class LeadUpserted(Contract):
+    """A lead as it is now: what the scheduler, mailer and inbound keep of it (to time,
+    write and match messages)."""
+
+    message_name: ClassVar[str] = "lead.upserted"
+    version: int = 1
+
+    lead_id: uuid.UUID
+    org_id: uuid.UUID
+    assistant_id: uuid.UUID
+    owner_id: uuid.UUID
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    title: str | None = None
+    phone: str | None = None
+    country: str | None = None
+    time_zone: str | None = None
+    more_context: str | None = None
+    more_information: str | None = None
+    custom_fields: dict[str, Any] = {}
+    amc_renewal_date: date | None = None
+    source: LeadSource
+    deleted: bool = False
+    changed_at: datetime
+
+
+class EnrollmentRequested(Contract):
+    """Start (or restart) the lead's sequence on these steps. ``start_step`` is 1 for a
+    new sequence; a restart may begin elsewhere."""
+
+    message_name: ClassVar[str] = "enrollment.requested"
+    version: int = 1
+
+    lead_id: uuid.UUID
+    org_id: uuid.UUID
+    assistant_id: uuid.UUID
+    owner_id: uuid.UUID
+    schedule: ScheduleSnapshot
+    start_step: int = 1
+    requested_by: uuid.UUID | None = None
+    requested_at: datetime
+
+
+class EnrollmentCommand(Contract):
+    """Pause, resume, stop or continue (from where it stopped) a lead's sequence."""
+
+    message_name: ClassVar[str] = "enrollment.command"
+    version: int = 1
+
+    lead_id: uuid.UUID
+    org_id: uuid.UUID
+    action: Literal["pause", "resume", "stop", "continue"]
+    requested_by: uuid.UUID | None = None
+    requested_at: datetime
