@@ -390,6 +390,10 @@ async def reassign(session: AsyncSession, caller: Caller, body: Reassign) -> int
         candidates = [lead for lead in candidates if lead.id in wanted]
         if len(candidates) != len(wanted):
             raise NotFound("Some leads do not exist, are not yours, or have another owner.")
+        if not all(policies.can_reassign(principal, lead, caller.managed) for lead in candidates):
+            raise Forbidden(
+                "Only the assistant's manager, an Administrator or a Manager moves leads."
+            )
     movable = [
         lead for lead in candidates if policies.can_reassign(principal, lead, caller.managed)
     ]
