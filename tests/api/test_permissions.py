@@ -1,4 +1,4 @@
-"""Who may do what in the api, as ONE table: every endpoint × every kind of caller,
+"""Who may do what in the api, as ONE table: every endpoint by every kind of caller,
 across two orgs. A route without a row fails the suite.
 
 Callers of org A: an Administrator, a Manager, the resource's owner (an Agent), the
