@@ -80,6 +80,33 @@ class _AssistantFields(BaseModel):
 
 
 class AssistantCreate(_AssistantFields):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "sales",
+                    "name": "Ava Stone",
+                    "email": "ava@acme.example",
+                    "phone": "+14155550123",
+                    "signature": "Ava Stone\nBusiness Development, Acme",
+                    "calendar_url": "https://cal.example/ava",
+                    "brochure_url": "https://acme.example/brochure.pdf",
+                    "lead_at_risk_days": 3,
+                    "mailbox": {
+                        "smtp": {
+                            "host": "smtp.acme.example",
+                            "port": 587,
+                            "username": "ava@acme.example",
+                            "password": "app-password",
+                            "tls": "starttls",
+                        }
+                    },
+                }
+            ]
+        },
+    )
+
     type: AssistantType
     name: str = Field(min_length=1, max_length=200)
     owner_id: uuid.UUID | None = Field(

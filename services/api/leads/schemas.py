@@ -50,6 +50,25 @@ class _LeadFields(BaseModel):
 
 
 class LeadCreate(_LeadFields):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "jo@globex.example",
+                    "assistant_id": "01a20500-0000-7000-8000-000000000001",
+                    "first_name": "Jo",
+                    "last_name": "Rivera",
+                    "company": "Globex",
+                    "title": "Head of Operations",
+                    "phone": "+33142685300",
+                    "more_context": "Met at the Lyon trade fair.",
+                    "custom_fields": {"crm_id": "0035g00000ABC"},
+                }
+            ]
+        },
+    )
+
     email: EmailStr
     assistant_id: uuid.UUID
     owner_id: uuid.UUID | None = Field(

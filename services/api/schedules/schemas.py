@@ -12,7 +12,22 @@ from shared.renderer.tones import Tone
 
 
 class ScheduleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Short and friendly",
+                    "description": "Three touches in a week",
+                    "steps": [
+                        {"wait": {}, "tone": "candid"},
+                        {"wait": {"days": 2}, "tone": "curious"},
+                        {"wait": {"days": 4}, "tone": "gentle"},
+                    ],
+                }
+            ]
+        },
+    )
 
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
