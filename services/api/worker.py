@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from services.api.models import outbox
 from services.api.settings import Settings
+from services.api.timeline.tasks import timeline_jobs
 from services.api.users.tasks import user_jobs
 from services.kit.worker import WorkerSpec, serve_worker
 
 
 def spec(settings: Settings | None = None) -> WorkerSpec:
     """What the api worker runs."""
-    return WorkerSpec(settings=settings or Settings(), functions=[*user_jobs()], outbox=outbox)
+    return WorkerSpec(
+        settings=settings or Settings(), functions=[*user_jobs(), *timeline_jobs()], outbox=outbox
+    )
 
 
 if __name__ == "__main__":

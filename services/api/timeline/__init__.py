@@ -1,0 +1,1 @@
+"""The lead's life as other services report it: sequence status, messages, answers."""

@@ -1,0 +1,98 @@
+"""Consumers of the scheduler's, mailer's and inbound's events about leads: each
+updates the lead's status or temperature and adds a line to its timeline."""
+
+from __future__ import annotations
+
+from arq.worker import Function
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.models import Lead, LeadEvent, inbox
+from services.kit.db import scope_to_org
+from services.kit.jobs import JobCall, transactional
+from shared.contracts.sequence import EnrollmentUpdated, MessageSent, ReplyReceived
+
+
+async def on_enrollment_updated(session: AsyncSession, call: JobCall[EnrollmentUpdated]) -> None:
+    """Show the sequence's state on the lead: status, next send time and why."""
+    event = call.payload
+    await scope_to_org(session, event.org_id)
+    result = await session.execute(
+        update(Lead)
+        .where(Lead.org_id == event.org_id, Lead.id == event.lead_id)
+        .values(
+            status=event.status,
+            next_send_at=event.next_send_at,
+            next_send_reason=event.next_send_reason,
+            updated_at=event.changed_at,
+        )
+        .returning(Lead.id)
+    )
+    if result.first() is None:
+        return  # the lead was deleted meanwhile
+    session.add(
+        LeadEvent(
+            org_id=event.org_id,
+            lead_id=event.lead_id,
+            kind="enrollment.updated",
+            summary=f"Sequence {event.status}: {event.reason}",
+            data=event.model_dump(
+                mode="json", include={"status", "step", "next_send_at", "next_send_reason"}
+            ),
+            occurred_at=event.changed_at,
+        )
+    )
+
+
+async def on_message_sent(session: AsyncSession, call: JobCall[MessageSent]) -> None:
+    """A message went to the lead: a line in its timeline."""
+    event = call.payload
+    await scope_to_org(session, event.org_id)
+    summary = f"Sent ({event.channel})" + (f", step {event.step}" if event.step else "")
+    if event.subject:
+        summary += f": {event.subject}"
+    session.add(
+        LeadEvent(
+            org_id=event.org_id,
+            lead_id=event.lead_id,
+            kind="message.sent",
+            summary=summary,
+            data=event.model_dump(
+                mode="json", include={"channel", "step", "subject", "message_id"}
+            ),
+            occurred_at=event.sent_at,
+        )
+    )
+
+
+async def on_reply_received(session: AsyncSession, call: JobCall[ReplyReceived]) -> None:
+    """The lead answered: its temperature follows, and the answer joins the timeline."""
+    event = call.payload
+    await scope_to_org(session, event.org_id)
+    if event.temperature is not None:
+        await session.execute(
+            update(Lead)
+            .where(Lead.org_id == event.org_id, Lead.id == event.lead_id)
+            .values(temperature=event.temperature)
+        )
+    session.add(
+        LeadEvent(
+            org_id=event.org_id,
+            lead_id=event.lead_id,
+            kind="reply.received",
+            summary=f"Replied ({event.intent.replace('_', ' ')})"
+            + (f", now {event.temperature.upper()}" if event.temperature else ""),
+            data=event.model_dump(
+                mode="json", include={"channel", "subject", "snippet", "intent", "temperature"}
+            ),
+            occurred_at=event.received_at,
+        )
+    )
+
+
+def timeline_jobs() -> list[Function]:
+    return [
+        transactional(EnrollmentUpdated, on_enrollment_updated, inbox=inbox),
+        transactional(MessageSent, on_message_sent, inbox=inbox),
+        transactional(ReplyReceived, on_reply_received, inbox=inbox),
+    ]
