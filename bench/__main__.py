@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import outbox_relay
+from bench import lead_import, outbox_relay
 
 
 def main() -> None:
     asyncio.run(outbox_relay.main())
+    asyncio.run(lead_import.main())
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     func,
@@ -188,3 +189,64 @@ class LeadEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
     actor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     occurred_at: Mapped[datetime] = _now()
+
+
+class LeadImport(Base):
+    """A CSV upload of leads and its progress; the job fills in the counters."""
+
+    __tablename__ = "lead_imports"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+        Index("ix_lead_imports_org_id_id", "org_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
+    assistant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assistants.id"), nullable=False)
+    owner_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
+    created_by: Mapped[uuid.UUID] = mapped_column(nullable=False)
+    # The schedule's steps as they were at upload: the leads are enrolled on those.
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    filename: Mapped[str] = mapped_column(String(255), nullable=False, server_default="")
+    # The header as uploaded, in order (the error report's columns).
+    columns: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    status: Mapped[str] = mapped_column(String(10), nullable=False, server_default="queued")
+    rows_total: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    rows_done: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    rows_failed: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    rows_created: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    rows_existing: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = _now()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LeadImportFile(Base):
+    """The uploaded bytes, written with the import in the request's transaction and
+    dropped once the job is done."""
+
+    __tablename__ = "lead_import_files"
+
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lead_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class LeadImportError(Base):
+    """Why one row of an import was refused (one line per column at fault)."""
+
+    __tablename__ = "lead_import_errors"
+    __table_args__ = (Index("ix_lead_import_errors_import_id_id", "import_id", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lead_imports.id", ondelete="CASCADE"), nullable=False
+    )
+    line: Mapped[int] = mapped_column(Integer, nullable=False)
+    column_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.api.imports.tasks import import_jobs
 from services.api.models import outbox
 from services.api.settings import Settings
 from services.api.timeline.tasks import timeline_jobs
@@ -11,8 +12,11 @@ from services.kit.worker import WorkerSpec, serve_worker
 
 def spec(settings: Settings | None = None) -> WorkerSpec:
     """What the api worker runs."""
+    settings = settings or Settings()
     return WorkerSpec(
-        settings=settings or Settings(), functions=[*user_jobs(), *timeline_jobs()], outbox=outbox
+        settings=settings,
+        functions=[*user_jobs(), *timeline_jobs(), *import_jobs(settings)],
+        outbox=outbox,
     )
 
 

@@ -140,8 +140,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if any(e.get("type") == "json_invalid" for e in errors):
         err: DomainError = MalformedBody("The request body is not valid JSON.")
         return problem_response(err.problem(_request_id(request), request.url.path))
-    body_errors = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in errors)
-    if body_errors and not _is_json(request.headers.get("content-type")):
+    # The whole body refused (not one field of it) and not sent as JSON: a JSON route
+    # got a form or text. A form route's missing field names the field instead (422).
+    whole_body = any(tuple(e.get("loc", ())) == ("body",) for e in errors)
+    if whole_body and not _is_json(request.headers.get("content-type")):
         err = UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
         return problem_response(err.problem(_request_id(request), request.url.path))
     params = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -40,9 +40,11 @@ def create_service_app(
     outbox: Table | None = None,
     on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
     version: str = "0.1.0",
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """Build a service's app. Process-wide resources (engine, Redis) are made in the
-    lifespan and kept on ``app.state``; tests may put their own there first."""
+    lifespan and kept on ``app.state``; tests may put their own there first.
+    ``body_limits`` raises (or lowers) the body size limit of exact paths (uploads)."""
     service = settings.service_name
 
     @asynccontextmanager
@@ -115,7 +117,10 @@ def create_service_app(
         app.include_router(router)
 
     app.add_middleware(
-        RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes
+        RequestContextMiddleware,
+        service=service,
+        max_body_bytes=settings.max_body_bytes,
+        body_limits=dict(body_limits or {}),
     )
     return app
 

@@ -30,10 +30,19 @@ class RequestContextMiddleware:
     """Binds a request id (the caller's ``X-Request-ID`` if sane, else a new one),
     echoes it back, logs one line per request and records request metrics."""
 
-    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        service: str,
+        max_body_bytes: int,
+        body_limits: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        # Exact paths with a limit of their own (file uploads).
+        self.body_limits = body_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +66,7 @@ class RequestContextMiddleware:
                     # The framework turned our interrupted read into its own error:
                     # answer 413 instead and drop that response.
                     status = 413
-                    await self._too_large(send, request_id, scope)
+                    await self._too_large(send, request_id, scope, limit)
                     return
                 status = message["status"]
                 message["headers"] = [
@@ -69,28 +78,29 @@ class RequestContextMiddleware:
             await send(message)
 
         received = 0
+        limit = self.body_limits.get(scope["path"], self.max_body_bytes)
 
         async def limited_receive() -> Message:
             nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     too_large = True
                     raise _BodyTooLarge
             return message
 
         declared = headers.get("content-length")
         try:
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
                 status = 413
-                await self._too_large(send, request_id, scope)
+                await self._too_large(send, request_id, scope, limit)
                 return
             await self.app(scope, limited_receive, send_wrapper)
         except _BodyTooLarge:
             if not response_started:
                 status = 413
-                await self._too_large(send, request_id, scope)
+                await self._too_large(send, request_id, scope, limit)
         except Exception:
             # Rendered here rather than by Starlette's outer error middleware so the
             # 500 carries the request id too; the traceback goes to the log only.
@@ -118,10 +128,10 @@ class RequestContextMiddleware:
             )
             structlog.contextvars.unbind_contextvars("request_id")
 
-    async def _too_large(self, send: Send, request_id: str, scope: Scope) -> None:
+    async def _too_large(self, send: Send, request_id: str, scope: Scope, limit: int) -> None:
         problem = PayloadTooLarge(
-            f"The request body exceeds the limit of {self.max_body_bytes} bytes.",
-            limit_bytes=self.max_body_bytes,
+            f"The request body exceeds the limit of {limit} bytes.",
+            limit_bytes=limit,
         ).problem(request_id=request_id, instance=scope["path"])
         await self._send_problem(send, request_id, problem)
 

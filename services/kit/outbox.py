@@ -170,7 +170,7 @@ class OutboxRelay:
                 body = envelope.model_dump(mode="json")
                 consumers = self.routes.get(row.name, ())
                 if not consumers:
-                    log.info("outbox_event_without_consumer", event=row.name, id=str(row.id))
+                    log.info("outbox_event_without_consumer", message=row.name, id=str(row.id))
                 for consumer in consumers:
                     target = queue_name(self.namespace, consumer)
                     await self.queue.enqueue(

@@ -3,6 +3,7 @@
 from shared.contracts.assistants import AssistantUpserted
 from shared.contracts.base import Contract, EventEnvelope
 from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
+from shared.contracts.imports import LeadImportRequested
 from shared.contracts.jobs import SendEmail
 from shared.contracts.routing import ROUTES, consumers_of
 
@@ -11,6 +12,7 @@ __all__ = [
     "AssistantUpserted",
     "Contract",
     "EventEnvelope",
+    "LeadImportRequested",
     "SendEmail",
     "SessionChanged",
     "UserRemoved",

@@ -10,8 +10,10 @@ from types import MappingProxyType
 
 from shared.contracts.assistants import AssistantUpserted
 from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
+from shared.contracts.imports import LeadImportRequested
 from shared.contracts.jobs import SendEmail
 from shared.contracts.leads import EnrollmentCommand, EnrollmentRequested, LeadUpserted
+from shared.contracts.sequence import EnrollmentUpdated, MessageSent, ReplyReceived
 
 ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -26,6 +28,12 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         # Commands to the scheduler: they wait on its queue until it consumes them.
         EnrollmentRequested.message_name: ("scheduler",),
         EnrollmentCommand.message_name: ("scheduler",),
+        # The lead's status, temperature and timeline in the api.
+        EnrollmentUpdated.message_name: ("api",),
+        MessageSent.message_name: ("api",),
+        ReplyReceived.message_name: ("api",),
+        # The api runs its own CSV imports in its worker.
+        LeadImportRequested.message_name: ("api",),
     }
 )
 

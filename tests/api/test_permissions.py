@@ -51,7 +51,15 @@ class World:
             json={"email": f"{uuid.uuid4().hex[:8]}@lead.example", "assistant_id": aid},
             headers=owner.headers,
         )
+        started = await api.post(
+            "/v1/lead-imports",
+            data={"assistant_id": aid},
+            files={"file": ("leads.csv", b"email\nimported@lead.example\n", "text/csv")},
+            headers=owner.headers,
+        )
+        assert started.status_code == 202, started.text
         return {
+            "import": started.json()["id"],
             "assistant": aid,
             "schedule": schedule.json()["id"],
             "lead": lead.json()["lead"]["id"],
@@ -61,7 +69,15 @@ class World:
         }
 
 
-Call = Callable[[dict[str, str]], tuple[str, str, Any]]  # ids -> (method, path, json)
+@dataclass(frozen=True)
+class Upload:
+    """A multipart body (form fields and a CSV file) instead of JSON."""
+
+    data: dict[str, str]
+    content: bytes
+
+
+Call = Callable[[dict[str, str]], tuple[str, str, Any]]  # ids -> (method, path, body)
 
 
 @dataclass(frozen=True)
@@ -197,6 +213,28 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
 }
 
+MATRIX |= {
+    ("POST", "/v1/lead-imports"): Row(
+        lambda i: (
+            "POST",
+            "/v1/lead-imports",
+            Upload({"assistant_id": i["assistant"]}, b"email\nu@lead.example\n"),
+        ),
+        {"admin": 202, "owner": 202, "assistant_manager": 202},
+    ),
+    ("GET", "/v1/lead-imports/{import_id}"): Row(
+        lambda i: ("GET", f"/v1/lead-imports/{i['import']}", None), dict.fromkeys(SEE_LEAD, 200)
+    ),
+    ("GET", "/v1/lead-imports/{import_id}/errors"): Row(
+        lambda i: ("GET", f"/v1/lead-imports/{i['import']}/errors", None),
+        dict.fromkeys(SEE_LEAD, 200),
+    ),
+    ("GET", "/v1/lead-imports/{import_id}/errors.csv"): Row(
+        lambda i: ("GET", f"/v1/lead-imports/{i['import']}/errors.csv", None),
+        dict.fromkeys(SEE_LEAD, 200),
+    ),
+}
+
 PUBLIC = {
     ("GET", "/healthz"): "liveness, for load balancers",
     ("GET", "/readyz"): "readiness, for orchestrators",
@@ -238,9 +276,17 @@ async def test_permission_matrix(world: World) -> None:
         for caller in CALLERS:
             ids = shared if endpoint[0] == "GET" else await world.fresh()
             method, path, body = row.call(ids)
-            response = await world.stack.api.request(
-                method, path, json=body, headers=world.actors[caller].headers
-            )
+            headers = world.actors[caller].headers
+            if isinstance(body, Upload):
+                response = await world.stack.api.request(
+                    method,
+                    path,
+                    data=body.data,
+                    files={"file": ("leads.csv", body.content, "text/csv")},
+                    headers=headers,
+                )
+            else:
+                response = await world.stack.api.request(method, path, json=body, headers=headers)
             expected = row.allowed.get(caller, row.denied)
             if response.status_code != expected:
                 failures.append((caller, method, path, expected, response.status_code))
