@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations.rls import app_role as current_app_role
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -19,14 +21,8 @@ depends_on: str | Sequence[str] | None = None
 SCHEMAS = ("identity", "api", "scheduler", "mailer", "inbound")
 
 
-def _app_role() -> str:
-    config = op.get_context().config
-    assert config is not None
-    return str(config.attributes["app_role"])
-
-
 def upgrade() -> None:
-    app_role = _app_role()
+    app_role = current_app_role()
     for schema in SCHEMAS:
         op.execute(f'CREATE SCHEMA "{schema}"')
         op.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{app_role}"')
@@ -77,7 +73,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    app_role = _app_role()
+    app_role = current_app_role()
     for schema in reversed(SCHEMAS):
         op.drop_table("inbox", schema=schema)
         op.drop_index("ix_outbox_unsent", table_name="outbox", schema=schema)

@@ -13,13 +13,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.rls import app_role as current_app_role
+from migrations.rls import isolate_by_org
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-CURRENT_ORG = "nullif(current_setting('pursuit.org_id', true), '')::uuid"
 # table -> the column holding its org
 TENANT_TABLES = {
     "orgs": "id",
@@ -39,20 +41,10 @@ LOOKUPS = {
 PLANS = [("starter", "Starter", 3), ("team", "Team", 10), ("business", "Business", 50)]
 
 
-def _app_role() -> str:
-    config = op.get_context().config
-    assert config is not None
-    return str(config.attributes["app_role"])
-
-
 def _security() -> None:
-    app_role = _app_role()
+    app_role = current_app_role()
     for table, column in TENANT_TABLES.items():
-        op.execute(f"ALTER TABLE identity.{table} ENABLE ROW LEVEL SECURITY")
-        op.execute(
-            f"CREATE POLICY org_isolation ON identity.{table} "
-            f"USING ({column} = {CURRENT_ORG}) WITH CHECK ({column} = {CURRENT_ORG})"
-        )
+        isolate_by_org("identity", [table], column)
     for signature, query in LOOKUPS.items():
         op.execute(
             f"CREATE FUNCTION identity.{signature} RETURNS uuid "

@@ -11,13 +11,14 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations.rls import isolate_by_org
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-CURRENT_ORG = "nullif(current_setting('pursuit.org_id', true), '')::uuid"
 TENANT_TABLES = ("leads", "lead_events")
 
 
@@ -119,12 +120,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_lead_events_lead_id"), "lead_events", ["lead_id"], unique=False, schema="api"
     )
-    for table in TENANT_TABLES:
-        op.execute(f"ALTER TABLE api.{table} ENABLE ROW LEVEL SECURITY")
-        op.execute(
-            f"CREATE POLICY org_isolation ON api.{table} "
-            f"USING (org_id = {CURRENT_ORG}) WITH CHECK (org_id = {CURRENT_ORG})"
-        )
+    isolate_by_org("api", TENANT_TABLES)
 
 
 def downgrade() -> None:

@@ -9,7 +9,7 @@ import binascii
 import uuid
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from services.kit.errors import DomainError
@@ -60,3 +60,6 @@ def page_of(items: list[T], limit: int, id_of: object) -> Page[T]:
     items = items[:limit]
     next_cursor = encode_cursor(id_of(items[-1])) if more and items else None  # type: ignore[operator]
     return Page[T](items=items, next_cursor=next_cursor)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]

@@ -72,6 +72,19 @@ async def visible(
     return list(await session.scalars(statement.order_by(Assistant.id).limit(limit)))
 
 
+async def with_mailbox(session: AsyncSession, org_id: uuid.UUID) -> list[Assistant]:
+    """Every assistant of the org that has mailbox settings, archived ones too, locked
+    for re-encryption."""
+    return list(
+        await session.scalars(
+            select(Assistant)
+            .where(Assistant.org_id == org_id, Assistant.mailbox != {})
+            .order_by(Assistant.id)
+            .with_for_update()
+        )
+    )
+
+
 async def set_member(session: AsyncSession, member: AssistantMember) -> None:
     await session.merge(member)
     await session.flush()

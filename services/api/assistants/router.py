@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from services.api.assistants import service
 from services.api.assistants.schemas import (
@@ -16,11 +16,10 @@ from services.api.assistants.schemas import (
 )
 from services.api.deps import SecretBoxDep
 from services.kit.auth import PrincipalDep
-from services.kit.pagination import Page, PageParams, page_of, page_params
+from services.kit.pagination import Page, PageDep, page_of
 from services.kit.tenancy import OrgSessionDep
 
 router = APIRouter(prefix="/v1/assistants", tags=["assistants"])
-PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 @router.post("", operation_id="create_assistant", response_model=AssistantRead, status_code=201)

@@ -338,9 +338,7 @@ async def remove_member(
 async def rotate_secrets(session: AsyncSession, org_id: uuid.UUID, box: SecretBox) -> int:
     """Re-encrypt the org's mailbox passwords under the first key of ``box``."""
     rotated = 0
-    for assistant in await repository.visible(
-        session, org_id, user_id=None, include_archived=True, after=None, limit=1_000_000
-    ):
+    for assistant in await repository.with_mailbox(session, org_id):
         mailbox = dict(assistant.mailbox)
         for kind in ("smtp", "imap"):
             if mailbox.get(kind, {}).get("password"):

@@ -13,13 +13,12 @@ from services.api.imports.schemas import LeadImportErrorRead, LeadImportRead
 from services.api.leads.service import Caller
 from services.api.settings import Settings
 from services.kit.auth import PrincipalDep
-from services.kit.pagination import Page, PageParams, page_of, page_params
+from services.kit.pagination import Page, PageDep, page_of
 from services.kit.tenancy import OrgSessionDep
 from shared.errors import PROBLEM_CONTENT_TYPE, Problem
 
 PATH = "/v1/lead-imports"
 router = APIRouter(prefix=PATH, tags=["lead imports"])
-PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 def _settings(request: Request) -> Settings:

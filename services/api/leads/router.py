@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from services.api.leads import service
@@ -24,12 +24,11 @@ from services.api.leads.schemas import (
     TimelineEntry,
 )
 from services.kit.auth import PrincipalDep
-from services.kit.pagination import Page, PageParams, page_of, page_params
+from services.kit.pagination import Page, PageDep, page_of
 from services.kit.tenancy import OrgSessionDep
 from shared.contracts.leads import LeadSource, LeadStatus, Temperature
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
-PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 @router.post(

@@ -346,9 +346,12 @@ async def _move(
             raise Forbidden(
                 "Only the assistant's manager, an Administrator or a Manager moves leads."
             )
-        if not policies.sees_all(principal):
-            members = {m.user_id for m in await assistants.members(session, lead.assistant_id)}
-            assistant = await assistants.get(session, principal.org_id, lead.assistant_id)
+    if not policies.sees_all(principal):
+        # An Assistant Manager moves leads only between users of that assistant:
+        # one lookup per assistant, not per lead.
+        for assistant_id in {lead.assistant_id for lead in leads}:
+            assistant = await assistants.get(session, principal.org_id, assistant_id)
+            members = {m.user_id for m in await assistants.members(session, assistant_id)}
             if assistant is None or (
                 to_owner_id != assistant.owner_id and to_owner_id not in members
             ):

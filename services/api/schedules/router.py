@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 
 from services.api.assistants import service as assistants
 from services.api.schedules import service
@@ -17,11 +16,10 @@ from services.api.schedules.schemas import (
     ScheduleUpdate,
 )
 from services.kit.auth import PrincipalDep
-from services.kit.pagination import Page, PageParams, page_of, page_params
+from services.kit.pagination import Page, PageDep, page_of
 from services.kit.tenancy import OrgSessionDep
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
-PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 @router.post("", operation_id="create_schedule", response_model=ScheduleRead, status_code=201)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 
 from services.identity.deps import (
     AddressDep,
@@ -31,11 +30,10 @@ from services.identity.team.schemas import (
 )
 from services.kit.auth import PrincipalDep, Role
 from services.kit.db import SessionDep
-from services.kit.pagination import Page, PageParams, page_of, page_params
+from services.kit.pagination import Page, PageDep, page_of
 from services.kit.tenancy import OrgSessionDep
 
 router = APIRouter(tags=["team"])
-PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 def _invitation(invitation: Invitation) -> InvitationRead:
