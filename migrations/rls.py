@@ -10,6 +10,10 @@ from collections.abc import Iterable
 from alembic import op
 
 CURRENT_ORG = "nullif(current_setting('pursuit.org_id', true), '')::uuid"
+# Work that spans orgs by design (a scheduler tick, a sweeper, an unsubscribe link that
+# carries no org) says so out loud for one transaction (``services.kit.db.scope_to_all_orgs``);
+# a query that forgot both still returns nothing.
+ALL_ORGS = "current_setting('pursuit.all_orgs', true) = 'on'"
 
 
 def app_role() -> str:
@@ -19,11 +23,16 @@ def app_role() -> str:
     return str(config.attributes["app_role"])
 
 
-def isolate_by_org(schema: str, tables: Iterable[str], column: str = "org_id") -> None:
-    """Rows of ``tables`` are visible and writable only inside their org's transaction."""
+def isolate_by_org(
+    schema: str, tables: Iterable[str], column: str = "org_id", *, all_orgs: bool = False
+) -> None:
+    """Rows of ``tables`` are visible and writable only inside their org's transaction
+    (or, with ``all_orgs``, in a transaction that declared it works across orgs)."""
+    rule = f"{column} = {CURRENT_ORG}"
+    if all_orgs:
+        rule = f"({rule} OR {ALL_ORGS})"
     for table in tables:
         op.execute(f"ALTER TABLE {schema}.{table} ENABLE ROW LEVEL SECURITY")
         op.execute(
-            f"CREATE POLICY org_isolation ON {schema}.{table} "
-            f"USING ({column} = {CURRENT_ORG}) WITH CHECK ({column} = {CURRENT_ORG})"
+            f"CREATE POLICY org_isolation ON {schema}.{table} USING ({rule}) WITH CHECK ({rule})"
         )

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     func,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -67,6 +69,8 @@ class Assistant(Base):
         CheckConstraint("type IN ('sales', 'amc', 'whatsapp')", name="type"),
         CheckConstraint("company_reply_policy IN ('pause', 'stop', 'continue')", name="policy"),
         CheckConstraint("lead_at_risk_days > 0", name="risk_days"),
+        CheckConstraint("daily_limit > 0", name="daily_limit"),
+        CheckConstraint("min_spacing_seconds >= 0", name="spacing"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -90,6 +94,14 @@ class Assistant(Base):
     )
     # Mailbox: host settings in clear, passwords as Fernet tokens (never returned).
     mailbox: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    # Sending: the scheduler's limits and send-time optimization switch.
+    time_zone: Mapped[str] = mapped_column(String(64), nullable=False, server_default="UTC")
+    send_time_optimization: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=true()
+    )
+    daily_limit: Mapped[int] = mapped_column(Integer, nullable=False, server_default="50")
+    min_spacing_seconds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="120")
+    plus_addressing: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=true())
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

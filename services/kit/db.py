@@ -92,14 +92,24 @@ class Database:
 
 
 ORG_SETTING = "pursuit.org_id"
+ALL_ORGS_SETTING = "pursuit.all_orgs"
 
 
 async def scope_to_org(session: AsyncSession, org_id: object) -> None:
     """Scope this transaction to one org: row-level security shows and accepts only
     that org's rows (an unscoped transaction sees none)."""
+    # One org only: a transaction that looked across orgs first (a token lookup) is
+    # narrowed back.
     await session.execute(
-        text("SELECT set_config(:name, :value, true)"), {"name": ORG_SETTING, "value": str(org_id)}
+        text("SELECT set_config(:name, :value, true), set_config(:all_orgs, '', true)"),
+        {"name": ORG_SETTING, "value": str(org_id), "all_orgs": ALL_ORGS_SETTING},
     )
+
+
+async def scope_to_all_orgs(session: AsyncSession) -> None:
+    """Declare this transaction's work spans orgs (a scheduler tick, a sweeper): the
+    tables whose policy allows it show every org's rows. Only workers call this."""
+    await session.execute(text("SELECT set_config(:name, 'on', true)"), {"name": ALL_ORGS_SETTING})
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -97,6 +97,27 @@ async def publish(
         )
     )
     return event_id
+
+
+async def publish_many(
+    session: AsyncSession, outbox: Table, messages: Sequence[tuple[Contract, uuid.UUID | None]]
+) -> None:
+    """:func:`publish` for many ``(message, org_id)`` pairs in one statement."""
+    if not messages:
+        return
+    await session.execute(
+        outbox.insert(),
+        [
+            {
+                "id": new_id(),
+                "name": message.message_name,
+                "version": message.version,
+                "org_id": org_id,
+                "payload": message.model_dump(mode="json"),
+            }
+            for message, org_id in messages
+        ],
+    )
 
 
 async def claim_message(session: AsyncSession, inbox: Table, message_id: str, name: str) -> bool:

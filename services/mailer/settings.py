@@ -31,3 +31,15 @@ class Settings(ServiceSettings):
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 600.0
     max_tries: int = 8
+
+    # Sequence messages: an OpenAI-compatible chat completions API writes them in the
+    # step's tone when a base URL is set (the templates are the fallback).
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = 10.0
+    # Where one-click unsubscribe links point (the mailer serves /v1/unsubscribe/...);
+    # default: PUBLIC_BASE_URL, behind a gateway that routes that path here.
+    unsubscribe_base_url: str | None = None
+    # Tries of a batch whose sends keep failing before the end of DATA.
+    sequence_max_tries: int = 8

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from arq.cron import cron
+
 from services.kit.worker import WorkerSpec, serve_worker
 from services.mailer.models import outbox
+from services.mailer.readmodels import readmodel_jobs
+from services.mailer.sequence.tasks import prepare, sequence_jobs, sweep_sequence
 from services.mailer.settings import Settings
 from services.mailer.transactional.tasks import send_email_job, sweep_cron
 
@@ -13,9 +17,13 @@ def spec(settings: Settings | None = None) -> WorkerSpec:
     settings = settings or Settings()
     return WorkerSpec(
         settings=settings,
-        functions=[send_email_job(settings)],
-        cron_jobs=[sweep_cron()],
+        functions=[send_email_job(settings), *sequence_jobs(settings), *readmodel_jobs()],
+        cron_jobs=[
+            sweep_cron(),
+            cron(sweep_sequence, name="sweep_sequence", second=30, unique=True),
+        ],
         outbox=outbox,
+        prepare=prepare,
     )
 
 

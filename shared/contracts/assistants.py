@@ -64,6 +64,13 @@ class AssistantUpserted(Contract):
     default_schedule_id: uuid.UUID | None = None
     default_emailcc_schedule_id: uuid.UUID | None = None
     mailbox: Mailbox
+    # Sending: the assistant's own clock (daily limits count its local days), the
+    # send-time optimization switch, and the mailbox's limits.
+    time_zone: str = "UTC"
+    send_time_optimization: bool = True
+    daily_limit: int = 50
+    min_spacing_seconds: int = 120
+    plus_addressing: bool = True
     members: list[AssistantMemberInfo]
     archived: bool
     changed_at: datetime

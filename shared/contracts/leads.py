@@ -6,6 +6,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
+from pydantic import model_validator
+
 from shared.contracts.base import Contract
 from shared.contracts.schedules import ScheduleSnapshot
 
@@ -70,13 +72,21 @@ class EnrollmentRequested(Contract):
 
 
 class EnrollmentCommand(Contract):
-    """Pause, resume, stop or continue (from where it stopped) a lead's sequence."""
+    """Pause (indefinitely or until a time), resume, stop or continue (from where it
+    stopped) a lead's sequence."""
 
     message_name: ClassVar[str] = "enrollment.command"
     version: int = 1
 
     lead_id: uuid.UUID
     org_id: uuid.UUID
-    action: Literal["pause", "resume", "stop", "continue"]
+    action: Literal["pause", "pause_until", "resume", "stop", "continue"]
+    until: datetime | None = None
     requested_by: uuid.UUID | None = None
     requested_at: datetime
+
+    @model_validator(mode="after")
+    def _until_with_pause_until(self) -> EnrollmentCommand:
+        if (self.action == "pause_until") != (self.until is not None):
+            raise ValueError("`until` is given with pause_until, and only then")
+        return self

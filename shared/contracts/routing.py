@@ -13,7 +13,14 @@ from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
 from shared.contracts.imports import LeadImportRequested
 from shared.contracts.jobs import SendEmail
 from shared.contracts.leads import EnrollmentCommand, EnrollmentRequested, LeadUpserted
-from shared.contracts.sequence import EnrollmentUpdated, MessageSent, ReplyReceived
+from shared.contracts.sequence import (
+    EmailSuppressed,
+    EnrollmentUpdated,
+    MessageFailed,
+    MessageSent,
+    ReplyReceived,
+    SendSequenceBatch,
+)
 
 ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -21,17 +28,22 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         SessionChanged.message_name: ("identity",),
         UserUpserted.message_name: ("api",),
         UserRemoved.message_name: ("api",),
-        # The scheduler, mailer and inbound keep read models of assistants; they
-        # subscribe in their issues.
-        AssistantUpserted.message_name: (),
-        LeadUpserted.message_name: (),
-        # Commands to the scheduler: they wait on its queue until it consumes them.
+        # Read models: the scheduler times sends with them, the mailer writes them.
+        # (Inbound subscribes in its issue.)
+        AssistantUpserted.message_name: ("scheduler", "mailer"),
+        LeadUpserted.message_name: ("scheduler", "mailer"),
+        # Commands to the scheduler.
         EnrollmentRequested.message_name: ("scheduler",),
         EnrollmentCommand.message_name: ("scheduler",),
-        # The lead's status, temperature and timeline in the api.
-        EnrollmentUpdated.message_name: ("api",),
+        # The scheduler's hand-off of due steps.
+        SendSequenceBatch.message_name: ("mailer",),
+        # The lead's status, temperature and timeline in the api; the mailer keeps
+        # its stop table from the sequence's stops and the lead's answers.
+        EnrollmentUpdated.message_name: ("api", "mailer"),
         MessageSent.message_name: ("api",),
-        ReplyReceived.message_name: ("api",),
+        MessageFailed.message_name: ("api", "scheduler"),
+        ReplyReceived.message_name: ("api", "scheduler", "mailer"),
+        EmailSuppressed.message_name: ("scheduler",),
         # The api runs its own CSV imports in its worker.
         LeadImportRequested.message_name: ("api",),
     }

@@ -7,8 +7,11 @@ import uuid
 from datetime import datetime
 from typing import ClassVar, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from shared.contracts.base import Contract
 from shared.contracts.leads import LeadStatus, Temperature
+from shared.renderer.tones import Tone
 
 Channel = Literal["email", "whatsapp"]
 Intent = Literal[
@@ -37,6 +40,9 @@ class EnrollmentUpdated(Contract):
     org_id: uuid.UUID
     status: LeadStatus
     step: int | None = None
+    # Bumped by every restart or continue: a stop applies to the sends of its
+    # generation and older, never to those of a later restart.
+    generation: int = 1
     next_send_at: datetime | None = None
     next_send_reason: str | None = None
     reason: str
@@ -56,6 +62,9 @@ class MessageSent(Contract):
     step: int | None = None
     subject: str | None = None
     message_id: str
+    # The per-lead token of the reply address (``assistant+<token>@domain``), for
+    # inbound to match answers that lost their headers.
+    reply_token: str | None = None
     sent_at: datetime
 
 
@@ -73,3 +82,64 @@ class ReplyReceived(Contract):
     intent: Intent
     temperature: Temperature | None = None
     received_at: datetime
+
+
+class SequenceSend(BaseModel):
+    """One planned step of one lead's sequence. ``(enrollment_id, generation, step)``
+    is the idempotency key: the mailer keeps one send row per key."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    enrollment_id: uuid.UUID
+    lead_id: uuid.UUID
+    generation: int = Field(ge=1)
+    step: int = Field(ge=1)
+    total_steps: int = Field(ge=1)
+    tone: Tone
+    planned_at: datetime
+
+
+class SendSequenceBatch(Contract):
+    """The scheduler's hand-off: the due steps of one assistant's mailbox, claimed in
+    one tick. One job carries many sends (arq enqueues only a few thousand jobs a
+    second)."""
+
+    message_name: ClassVar[str] = "send_sequence_batch"
+    version: int = 1
+
+    batch_id: uuid.UUID
+    org_id: uuid.UUID
+    assistant_id: uuid.UUID
+    sends: list[SequenceSend] = Field(min_length=1)
+
+
+class MessageFailed(Contract):
+    """A sequence message did not go out (mailer): refused (``bounced``: the address
+    does not exist), ``failed``, ``unknown`` (maybe delivered; never resent), or
+    ``cancelled`` (a stop or a suppression arrived first)."""
+
+    message_name: ClassVar[str] = "message.failed"
+    version: int = 1
+
+    lead_id: uuid.UUID
+    org_id: uuid.UUID
+    assistant_id: uuid.UUID
+    step: int | None = None
+    generation: int | None = None
+    outcome: Literal["bounced", "failed", "unknown", "cancelled"]
+    detail: str
+    occurred_at: datetime
+
+
+class EmailSuppressed(Contract):
+    """An address went on the org's suppression list (mailer): nobody in the org
+    writes to it again; the scheduler stops its leads' sequences."""
+
+    message_name: ClassVar[str] = "suppression.added"
+    version: int = 1
+
+    org_id: uuid.UUID
+    email: str
+    reason: Literal["unsubscribe", "bounce", "complaint", "manual"]
+    lead_ids: list[uuid.UUID] = Field(default_factory=list)
+    occurred_at: datetime

@@ -59,7 +59,12 @@ class Launch:
 
     @property
     def output(self) -> str:
+        """The last lines (for failure messages)."""
         return "\n".join(self.lines[-80:])
+
+    @property
+    def everything(self) -> str:
+        return "\n".join(self.lines)
 
     async def read(self) -> None:
         """Keep draining the output (a full pipe would block the stack's processes)."""
@@ -164,7 +169,7 @@ async def test_the_stack_runs_on_the_given_urls_and_stops_on_ctrl_c(
         code = await asyncio.wait_for(launch.process.wait(), STOP_TIMEOUT)
     assert code == 0, launch.output
     _assert_nothing_left(launch, started)
-    assert "provisioning" not in launch.output  # the user's database is theirs
+    assert "provisioning" not in launch.everything  # the user's database is theirs
 
 
 async def test_embedded_servers_boot_and_a_dying_process_stops_everything(
@@ -177,11 +182,11 @@ async def test_embedded_servers_boot_and_a_dying_process_stops_everything(
         env[name] = ""  # not set: the launcher boots its own
     async with launched(env, scratch_dir) as launch:
         started = await _check_ready(launch)
-        assert "embedded PostgreSQL" in launch.output
-        assert "embedded Redis" in launch.output
+        assert "embedded PostgreSQL" in launch.everything
+        assert "embedded Redis" in launch.everything
         assert {"postgres", "redis"} <= set(started)
         os.kill(started["-m services.scheduler.worker"], signal.SIGKILL)
         code = await asyncio.wait_for(launch.process.wait(), STOP_TIMEOUT)
     assert code == 1, launch.output
-    assert "scheduler-worker exited unexpectedly" in launch.output
+    assert "scheduler-worker exited unexpectedly" in launch.everything
     _assert_nothing_left(launch, started)

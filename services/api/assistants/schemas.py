@@ -9,13 +9,14 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 
 from shared.contracts.assistants import TlsMode
-from shared.validation import e164, plain_text
+from shared.validation import e164, plain_text, time_zone
 
 AssistantType = Literal["sales", "amc", "whatsapp"]
 ReplyPolicy = Literal["pause", "stop", "continue"]
 Phone = Annotated[str, AfterValidator(e164)]
 Signature = Annotated[str, Field(max_length=2000), AfterValidator(plain_text)]
 Url = Annotated[HttpUrl, Field(max_length=2000)]
+TimeZone = Annotated[str, AfterValidator(time_zone)]
 
 
 class MailServerWrite(BaseModel):
@@ -77,6 +78,25 @@ class _AssistantFields(BaseModel):
         "with the assistant's other leads at that company",
     )
     mailbox: MailboxWrite | None = None
+    time_zone: TimeZone | None = Field(
+        default=None, description="IANA; the assistant's daily sending limit counts its days"
+    )
+    send_time_optimization: bool | None = Field(
+        default=None,
+        description="Send at the hour the lead most likely reads, inside the lead's business "
+        "hours (default on). Off: each step goes as soon as its wait ends (demos, tests).",
+    )
+    daily_limit: int | None = Field(
+        default=None, ge=1, le=10_000, description="Sequence emails per day from this mailbox"
+    )
+    min_spacing_seconds: int | None = Field(
+        default=None, ge=0, le=86_400, description="At least this long between two sends"
+    )
+    plus_addressing: bool | None = Field(
+        default=None,
+        description="Reply-To `name+<token>@domain` (the mailbox supports plus-addressing), "
+        "so replies that lost their headers still find their lead",
+    )
 
 
 class AssistantCreate(_AssistantFields):
@@ -152,6 +172,11 @@ class AssistantRead(BaseModel):
     default_emailcc_schedule_id: uuid.UUID | None
     company_reply_policy: ReplyPolicy
     mailbox: MailboxRead
+    time_zone: str
+    send_time_optimization: bool
+    daily_limit: int
+    min_spacing_seconds: int
+    plus_addressing: bool
     members: list[MemberRead]
     archived_at: datetime | None
     created_at: datetime

@@ -43,6 +43,11 @@ DEFAULTS: dict[str, Any] = {
     "signature": "",
     "lead_at_risk_days": 3,
     "company_reply_policy": "pause",
+    "time_zone": "UTC",
+    "send_time_optimization": True,
+    "daily_limit": 50,
+    "min_spacing_seconds": 120,
+    "plus_addressing": True,
 }
 
 
@@ -110,6 +115,11 @@ def _as_read(
         default_emailcc_schedule_id=assistant.default_emailcc_schedule_id,
         company_reply_policy=assistant.company_reply_policy,
         mailbox=_mailbox_read(assistant.mailbox),
+        time_zone=assistant.time_zone,
+        send_time_optimization=assistant.send_time_optimization,
+        daily_limit=assistant.daily_limit,
+        min_spacing_seconds=assistant.min_spacing_seconds,
+        plus_addressing=assistant.plus_addressing,
         members=[
             MemberRead(
                 user_id=m.user_id,
@@ -154,6 +164,11 @@ async def _announce(
                 smtp=MailServer(**stored["smtp"]) if stored.get("smtp") else None,
                 imap=MailServer(**stored["imap"]) if stored.get("imap") else None,
             ),
+            time_zone=assistant.time_zone,
+            send_time_optimization=assistant.send_time_optimization,
+            daily_limit=assistant.daily_limit,
+            min_spacing_seconds=assistant.min_spacing_seconds,
+            plus_addressing=assistant.plus_addressing,
             members=[AssistantMemberInfo(user_id=m.user_id, role=m.role) for m in members],
             archived=assistant.archived_at is not None,
             changed_at=datetime.now(UTC),

@@ -7,7 +7,16 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from shared.contracts.leads import LeadSource, LeadStatus, Temperature
 from shared.validation import country, e164, time_zone
@@ -148,6 +157,18 @@ class LeadAction(BaseModel):
     schedule_id: uuid.UUID | None = Field(
         default=None, description="restart only: another schedule (default: the lead's)"
     )
+    until: AwareDatetime | None = Field(
+        default=None,
+        description="pause only: resume by itself at this time (default: paused until resumed)",
+    )
+
+    @model_validator(mode="after")
+    def _fields_of_action(self) -> LeadAction:
+        if self.until is not None and self.action != "pause":
+            raise ValueError("`until` goes with the pause action only")
+        if self.schedule_id is not None and self.action != "restart":
+            raise ValueError("`schedule_id` goes with the restart action only")
+        return self
 
 
 class ActionResult(BaseModel):

@@ -310,7 +310,8 @@ async def act(session: AsyncSession, caller: Caller, body: LeadAction) -> int:
                 EnrollmentCommand(
                     lead_id=lead.id,
                     org_id=lead.org_id,
-                    action=body.action,
+                    action="pause_until" if body.until is not None else body.action,
+                    until=body.until,
                     requested_by=principal.user_id,
                     requested_at=now,
                 ),

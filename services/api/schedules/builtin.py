@@ -1,7 +1,8 @@
 """The Recommended schedule: always present, read-only, the same in every org.
 
-An opening message and 7 follow-ups; the gaps grow (2, 2, 3, 3, 4, 5, 5 days), so the
-last one goes out on day 24, inside the 3-4 week window; the tone moves from candid
+An opening message and 7 follow-ups; the gaps grow (2, 2, 3, 3, 4, 4, 4 days), so the
+last one is due on day 22 and, after weekends and holidays move sends to business days,
+goes out by day 28, inside the 3-4 week window; the tone moves from candid
 and curious to a polite close of the loop."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from shared.renderer.tones import Tone
 RECOMMENDED_ID = uuid.uuid5(uuid.NAMESPACE_URL, "https://pursuit.dev/schedules/recommended")
 RECOMMENDED_NAME = "Recommended"
 RECOMMENDED_DESCRIPTION = (
-    "An opening message and 7 follow-ups over 24 days, gaps growing from 2 to 5 days."
+    "An opening message and 7 follow-ups over 3 to 4 weeks, gaps growing from 2 to 4 days."
 )
 RECOMMENDED_STEPS = [
     ScheduleStep(wait=Wait(days=days), tone=tone)
@@ -25,7 +26,7 @@ RECOMMENDED_STEPS = [
         (3, Tone.APPRECIATIVE),
         (3, Tone.HOPEFUL),
         (4, Tone.ASSERTIVE),
-        (5, Tone.CAUTIONARY),
-        (5, Tone.GENTLE),
+        (4, Tone.CAUTIONARY),
+        (4, Tone.GENTLE),
     ]
 ]

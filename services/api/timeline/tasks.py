@@ -4,13 +4,18 @@ updates the lead's status or temperature and adds a line to its timeline."""
 from __future__ import annotations
 
 from arq.worker import Function
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.models import Lead, LeadEvent, inbox
 from services.kit.db import scope_to_org
 from services.kit.jobs import JobCall, transactional
-from shared.contracts.sequence import EnrollmentUpdated, MessageSent, ReplyReceived
+from shared.contracts.sequence import (
+    EnrollmentUpdated,
+    MessageFailed,
+    MessageSent,
+    ReplyReceived,
+)
 
 
 async def on_enrollment_updated(session: AsyncSession, call: JobCall[EnrollmentUpdated]) -> None:
@@ -90,9 +95,40 @@ async def on_reply_received(session: AsyncSession, call: JobCall[ReplyReceived])
     )
 
 
+_FAILURES = {
+    "bounced": "Bounced: the address was refused",
+    "failed": "Not sent",
+    "unknown": "Delivery unknown (the connection dropped while sending; not resent)",
+    "cancelled": "Cancelled before sending",
+}
+
+
+async def on_message_failed(session: AsyncSession, call: JobCall[MessageFailed]) -> None:
+    """A sequence message did not go out: a line in the timeline, with the reason."""
+    event = call.payload
+    await scope_to_org(session, event.org_id)
+    exists = await session.scalar(
+        select(Lead.id).where(Lead.org_id == event.org_id, Lead.id == event.lead_id)
+    )
+    if exists is None:
+        return
+    summary = _FAILURES[event.outcome] + (f", step {event.step}" if event.step else "")
+    session.add(
+        LeadEvent(
+            org_id=event.org_id,
+            lead_id=event.lead_id,
+            kind="message.failed",
+            summary=f"{summary}: {event.detail}"[:500],
+            data=event.model_dump(mode="json", include={"step", "outcome", "detail"}),
+            occurred_at=event.occurred_at,
+        )
+    )
+
+
 def timeline_jobs() -> list[Function]:
     return [
         transactional(EnrollmentUpdated, on_enrollment_updated, inbox=inbox),
         transactional(MessageSent, on_message_sent, inbox=inbox),
         transactional(ReplyReceived, on_reply_received, inbox=inbox),
+        transactional(MessageFailed, on_message_failed, inbox=inbox),
     ]

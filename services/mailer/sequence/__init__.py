@@ -1,0 +1,1 @@
+"""Sequence messages: the scheduler's batches rendered, sent and recorded."""

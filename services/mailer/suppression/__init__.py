@@ -1,0 +1,1 @@
+"""Suppression: the org's list of addresses nobody writes to again, and unsubscribe links."""

@@ -1,0 +1,1 @@
+"""Dispatch: the tick that claims due steps, keeps mailbox limits and hands the mailer batches."""

@@ -1,0 +1,72 @@
+"""Per-mailbox limits: a daily cap counted in the assistant's local day, and a minimum
+spacing between two sends. Pure: the tick passes the counters it locked and "now".
+
+A send over a limit is never dropped: it gets a later time (the next slot after the
+spacing, or the next sending window of the next day) and stays due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from services.scheduler import timing
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """An assistant's limits and its counters as locked for this tick."""
+
+    time_zone: str
+    daily_limit: int
+    spacing: timedelta
+    day: date
+    sent: int
+    last_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``send`` now, or ``later`` at ``at`` because of ``reason``."""
+
+    send: bool
+    at: datetime | None = None
+    reason: str | None = None
+
+
+def today(mailbox: Mailbox, now: datetime) -> Mailbox:
+    """The counters of ``now``'s local day (a new day starts at zero)."""
+    day = timing.local_day(now, mailbox.time_zone)
+    return mailbox if mailbox.day == day else replace(mailbox, day=day, sent=0)
+
+
+def allocate(mailbox: Mailbox, now: datetime, count: int) -> tuple[list[Verdict], Mailbox]:
+    """Verdicts for ``count`` due sends in order, and the counters after them."""
+    mailbox = today(mailbox, now)
+    verdicts: list[Verdict] = []
+    waiting = 0  # sends already pushed behind the spacing in this tick
+    for _ in range(count):
+        if mailbox.sent >= mailbox.daily_limit:
+            verdicts.append(
+                Verdict(
+                    False,
+                    timing.start_of_next_day(now, mailbox.time_zone),
+                    f"daily limit of {mailbox.daily_limit} sends from this mailbox reached",
+                )
+            )
+            continue
+        next_free = mailbox.last_at + mailbox.spacing if mailbox.last_at else now
+        if next_free <= now and waiting == 0:
+            verdicts.append(Verdict(True))
+            mailbox = replace(mailbox, sent=mailbox.sent + 1, last_at=now)
+            continue
+        waiting += 1
+        base = max(next_free, now)
+        verdicts.append(
+            Verdict(
+                False,
+                base + mailbox.spacing * (waiting - 1),
+                f"mailbox spacing: one send every {int(mailbox.spacing.total_seconds())} s",
+            )
+        )
+    return verdicts, mailbox

@@ -1,0 +1,185 @@
+"""SQL of enrollments, the read models they are timed with, and reply histograms."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduler import timing
+from services.scheduler.models import assistants, enrollments, leads, reply_hours
+
+
+@dataclass(frozen=True)
+class LeadInfo:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    email: str
+    company_domain: str | None
+    country: str | None
+    time_zone: str | None
+    deleted: bool
+
+
+async def lead(session: AsyncSession, lead_id: uuid.UUID) -> LeadInfo | None:
+    row = (await session.execute(select(leads).where(leads.c.id == lead_id))).mappings().first()
+    if row is None:
+        return None
+    return LeadInfo(
+        id=row["id"],
+        org_id=row["org_id"],
+        email=row["email"],
+        company_domain=row["company_domain"],
+        country=row["country"],
+        time_zone=row["time_zone"],
+        deleted=row["deleted"],
+    )
+
+
+async def optimize(session: AsyncSession, assistant_id: uuid.UUID) -> bool:
+    """The assistant's send-time optimization switch (on until we hear otherwise)."""
+    value = await session.scalar(
+        select(assistants.c.send_time_optimization).where(assistants.c.id == assistant_id)
+    )
+    return True if value is None else bool(value)
+
+
+async def get(
+    session: AsyncSession, lead_id: uuid.UUID, *, lock: bool = False
+) -> dict[str, Any] | None:
+    query = select(enrollments).where(enrollments.c.lead_id == lead_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await session.execute(query)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def by_email(
+    session: AsyncSession, org_id: uuid.UUID, email: str, *, lock: bool = False
+) -> list[dict[str, Any]]:
+    """The enrollments of every lead of the org with this address."""
+    query = (
+        select(enrollments)
+        .join(leads, leads.c.id == enrollments.c.lead_id)
+        .where(leads.c.org_id == org_id, leads.c.email == email.lower())
+        .order_by(enrollments.c.id)
+    )
+    if lock:
+        query = query.with_for_update(of=enrollments)
+    return [dict(r) for r in (await session.execute(query)).mappings()]
+
+
+async def upsert(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Create the lead's enrollment or replace it (a restart)."""
+    statement = insert(enrollments).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["lead_id"],
+            set_={k: statement.excluded[k] for k in values if k not in ("id", "lead_id")},
+        )
+    )
+
+
+async def change(session: AsyncSession, enrollment_id: uuid.UUID, **values: Any) -> None:
+    await session.execute(
+        update(enrollments).where(enrollments.c.id == enrollment_id).values(**values)
+    )
+
+
+async def change_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """One UPDATE per row, sent as one executemany: ``rows`` carry ``_id`` and the
+    same columns each."""
+    if not rows:
+        return
+    columns = [k for k in rows[0] if k != "_id"]
+    await session.execute(
+        update(enrollments)
+        .where(enrollments.c.id == bindparam("_id"))
+        .values({c: bindparam(f"v_{c}") for c in columns}),
+        [{("_id" if k == "_id" else f"v_{k}"): v for k, v in row.items()} for row in rows],
+    )
+
+
+# -- reply histograms ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryKey:
+    org_id: uuid.UUID
+    lead_id: uuid.UUID
+    domain: str | None
+
+
+async def histories(
+    session: AsyncSession, keys: Iterable[HistoryKey]
+) -> dict[uuid.UUID, timing.ReplyHistory]:
+    """The reply histograms of each lead, its company domain and its org, in one query."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    lead_keys = [str(k.lead_id) for k in keys]
+    domain_pairs = {(k.org_id, k.domain) for k in keys if k.domain}
+    org_keys = sorted({str(k.org_id) for k in keys})
+    conditions = [
+        and_(reply_hours.c.scope == "lead", reply_hours.c.key.in_(lead_keys)),
+        and_(reply_hours.c.scope == "org", reply_hours.c.key.in_(org_keys)),
+    ]
+    if domain_pairs:
+        conditions.append(
+            and_(
+                reply_hours.c.scope == "domain",
+                reply_hours.c.key.in_(sorted({d for _, d in domain_pairs if d})),
+            )
+        )
+    counts: dict[tuple[uuid.UUID, str, str], list[int]] = {}
+    rows = await session.execute(
+        select(
+            reply_hours.c.org_id,
+            reply_hours.c.scope,
+            reply_hours.c.key,
+            reply_hours.c.hour,
+            reply_hours.c.replies,
+        ).where(or_(*conditions))
+    )
+    for org_id, scope, key, hour, replies in rows:
+        histogram = counts.setdefault((org_id, scope, key), [0] * timing.HOURS_PER_WEEK)
+        histogram[hour] = replies
+
+    def of(org_id: uuid.UUID, scope: str, key: str | None) -> tuple[int, ...] | None:
+        if key is None:
+            return None
+        found = counts.get((org_id, scope, key))
+        return tuple(found) if found is not None else None
+
+    return {
+        k.lead_id: timing.ReplyHistory(
+            lead=of(k.org_id, "lead", str(k.lead_id)),
+            domain=of(k.org_id, "domain", k.domain),
+            org=of(k.org_id, "org", str(k.org_id)),
+        )
+        for k in keys
+    }
+
+
+async def count_reply(session: AsyncSession, key: HistoryKey, hour: int) -> None:
+    """One more reply at ``hour`` of the week for the lead, its domain and its org."""
+    scopes = [("lead", str(key.lead_id)), ("org", str(key.org_id))]
+    if key.domain:
+        scopes.append(("domain", key.domain))
+    statement = insert(reply_hours).values(
+        [
+            {"org_id": key.org_id, "scope": scope, "key": value, "hour": hour, "replies": 1}
+            for scope, value in scopes
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["org_id", "scope", "key", "hour"],
+            set_={"replies": reply_hours.c.replies + 1},
+        )
+    )

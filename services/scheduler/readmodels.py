@@ -1,0 +1,78 @@
+"""What the scheduler keeps of the api's assistants and leads, from their events.
+
+An older event never overwrites a newer one (``changed_at`` guard): events arrive
+in any order.
+"""
+
+from __future__ import annotations
+
+from arq.worker import Function
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kit.db import scope_to_org
+from services.kit.jobs import JobCall, transactional
+from services.scheduler.enrollments import service as enrollments
+from services.scheduler.models import assistants, inbox, leads
+from shared.contracts import AssistantUpserted
+from shared.contracts.leads import LeadUpserted
+from shared.freemail import company_domain
+
+
+async def on_assistant_upserted(session: AsyncSession, call: JobCall[AssistantUpserted]) -> None:
+    event = call.payload
+    await scope_to_org(session, event.org_id)
+    values = {
+        "id": event.assistant_id,
+        "org_id": event.org_id,
+        "time_zone": event.time_zone,
+        "send_time_optimization": event.send_time_optimization,
+        "daily_limit": event.daily_limit,
+        "min_spacing_seconds": event.min_spacing_seconds,
+        "archived": event.archived,
+        "changed_at": event.changed_at,
+    }
+    statement = insert(assistants).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={k: statement.excluded[k] for k in values if k != "id"},
+            where=assistants.c.changed_at <= statement.excluded.changed_at,
+        )
+    )
+
+
+async def on_lead_upserted(session: AsyncSession, call: JobCall[LeadUpserted]) -> None:
+    event = call.payload
+    await scope_to_org(session, event.org_id)
+    email = event.email.lower()
+    values = {
+        "id": event.lead_id,
+        "org_id": event.org_id,
+        "assistant_id": event.assistant_id,
+        "email": email,
+        "company_domain": company_domain(email),
+        "country": event.country,
+        "time_zone": event.time_zone,
+        "deleted": event.deleted,
+        "changed_at": event.changed_at,
+    }
+    statement = insert(leads).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={k: statement.excluded[k] for k in values if k != "id"},
+            where=leads.c.changed_at <= statement.excluded.changed_at,
+        )
+    )
+    if event.deleted:
+        await enrollments.close(
+            session, event.lead_id, "stopped", "the lead was deleted", event.changed_at
+        )
+
+
+def readmodel_jobs() -> list[Function]:
+    return [
+        transactional(AssistantUpserted, on_assistant_upserted, inbox=inbox),
+        transactional(LeadUpserted, on_lead_upserted, inbox=inbox),
+    ]
