@@ -42,7 +42,7 @@ SHARED_ENV: tuple[str, ...] = (
 )
 # What only some services read, beyond their own host and port.
 SERVICE_ENV: Mapping[str, tuple[str, ...]] = {
-    "mailer": ("MAILER_SMTP_HOST", "MAILER_SMTP_PORT"),
+    "mailer": ("MAILER_SMTP_HOST", "MAILER_SMTP_PORT", "MAILER_UNSUBSCRIBE_BASE_URL"),
 }
 MIGRATE_ENV: tuple[str, ...] = ("MIGRATION_DATABASE_URL",)
 
@@ -152,6 +152,7 @@ def environment(proc: Process, values: StackValues, table: list[Process]) -> dic
     """The variables ``proc`` is started with: exactly its ``env_names``."""
     api = next(p for p in table if p.name == "api")
     identity = next(p for p in table if p.name == "identity")
+    mailer = next(p for p in table if p.name == "mailer")
     known = {
         "DATABASE_URL": values.database_url,
         "MIGRATION_DATABASE_URL": values.migration_database_url,
@@ -162,6 +163,8 @@ def environment(proc: Process, values: StackValues, table: list[Process]) -> dic
         "LOG_FORMAT": values.log_format,
         "MAILER_SMTP_HOST": values.smtp_host,
         "MAILER_SMTP_PORT": str(values.smtp_port),
+        # No gateway locally: unsubscribe links go straight to the mailer.
+        "MAILER_UNSUBSCRIBE_BASE_URL": values.public_base_url or mailer.url(),
         proc.host_env: values.host,
         proc.port_env: str(proc.port),
     }
