@@ -120,7 +120,7 @@ async def test_a_committed_stop_or_suppression_beats_the_queued_send(
     committed: Database, out: Outbound, smtp_server: SmtpServer
 ) -> None:
     batch = await setup(committed, 3)
-    stopped, suppressed, free = batch.sends
+    stopped, _suppressed, _free = batch.sends
     async with committed.transaction() as session:
         await scope_to_org(session, batch.org_id)
         await repository.add_stop(session, batch.org_id, stopped.lead_id, 1, "the lead answered")

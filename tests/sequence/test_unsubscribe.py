@@ -53,7 +53,7 @@ async def test_one_click_unsubscribe_stops_the_sequence(
     assert await suppressed(engine.database) == [("pat@umbrella.test", "unsubscribe")]
 
     async def unsubscribed() -> bool:
-        return (await current(engine, lead.lead_id))["status"] == "unsubscribed"
+        return bool((await current(engine, lead.lead_id))["status"] == "unsubscribed")
 
     await eventually(unsubscribed)
     clock = START
