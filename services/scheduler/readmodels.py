@@ -1,17 +1,13 @@
-"""What the scheduler keeps of the api's assistants and leads, from their events.
-
-An older event never overwrites a newer one (``changed_at`` guard): events arrive
-in any order.
-"""
+"""What the scheduler keeps of the api's assistants and leads, from their events."""
 
 from __future__ import annotations
 
 from arq.worker import Function
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import scope_to_org
 from services.kit.jobs import JobCall, transactional
+from services.kit.readmodel import upsert_newer
 from services.scheduler.enrollments import service as enrollments
 from services.scheduler.models import assistants, inbox, leads
 from shared.contracts import AssistantUpserted
@@ -32,14 +28,7 @@ async def on_assistant_upserted(session: AsyncSession, call: JobCall[AssistantUp
         "archived": event.archived,
         "changed_at": event.changed_at,
     }
-    statement = insert(assistants).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["id"],
-            set_={k: statement.excluded[k] for k in values if k != "id"},
-            where=assistants.c.changed_at <= statement.excluded.changed_at,
-        )
-    )
+    await upsert_newer(session, assistants, values)
 
 
 async def on_lead_upserted(session: AsyncSession, call: JobCall[LeadUpserted]) -> None:
@@ -57,14 +46,7 @@ async def on_lead_upserted(session: AsyncSession, call: JobCall[LeadUpserted]) -
         "deleted": event.deleted,
         "changed_at": event.changed_at,
     }
-    statement = insert(leads).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["id"],
-            set_={k: statement.excluded[k] for k in values if k != "id"},
-            where=leads.c.changed_at <= statement.excluded.changed_at,
-        )
-    )
+    await upsert_newer(session, leads, values)
     if event.deleted:
         await enrollments.close(
             session, event.lead_id, "stopped", "the lead was deleted", event.changed_at

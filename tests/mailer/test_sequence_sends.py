@@ -21,25 +21,19 @@ from services.mailer.readmodels import on_assistant_upserted, on_lead_upserted
 from services.mailer.sequence import repository
 from services.mailer.sequence.service import Outbound, send_batch
 from services.mailer.smtp import SmtpConfig, SmtpPool
-from shared.contracts import AssistantUpserted, Contract, EventEnvelope
+from shared.contracts import AssistantUpserted, Contract
 from shared.contracts.assistants import Mailbox
 from shared.contracts.leads import LeadUpserted
 from shared.contracts.sequence import SendSequenceBatch, SequenceSend
 from shared.renderer.tones import Tone
+from tests.support.jobs import job_call
 from tests.support.smtp import SmtpServer
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
 
 def call(payload: Contract) -> JobCall[Any]:
-    envelope = EventEnvelope(
-        id=new_id(),
-        name=payload.message_name,
-        version=1,
-        occurred_at=NOW,
-        payload=payload.model_dump(mode="json"),
-    )
-    return JobCall(envelope, payload, str(envelope.id), 1, {})
+    return job_call(payload, NOW)
 
 
 @pytest.fixture

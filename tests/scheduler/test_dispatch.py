@@ -12,17 +12,17 @@ from typing import Any
 from sqlalchemy import select
 
 from services.kit.db import Database, scope_to_all_orgs, scope_to_org
-from services.kit.ids import new_id
 from services.kit.jobs import JobCall
 from services.scheduler.dispatch.service import tick
 from services.scheduler.enrollments import service
 from services.scheduler.models import enrollments, outbox
 from services.scheduler.readmodels import on_assistant_upserted
-from shared.contracts import AssistantUpserted, Contract, EventEnvelope
+from shared.contracts import AssistantUpserted, Contract
 from shared.contracts.assistants import Mailbox
 from shared.contracts.leads import EnrollmentRequested
 from shared.contracts.schedules import ScheduleSnapshot, ScheduleStep, Wait
 from shared.renderer.tones import Tone
+from tests.support.jobs import job_call
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday
 TWO_STEPS = ScheduleSnapshot(
@@ -36,14 +36,7 @@ TWO_STEPS = ScheduleSnapshot(
 
 
 def call(payload: Contract) -> JobCall[Any]:
-    envelope = EventEnvelope(
-        id=new_id(),
-        name=payload.message_name,
-        version=1,
-        occurred_at=NOW,
-        payload=payload.model_dump(mode="json"),
-    )
-    return JobCall(envelope, payload, str(envelope.id), 1, {})
+    return job_call(payload, NOW)
 
 
 async def seed(

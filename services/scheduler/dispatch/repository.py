@@ -25,7 +25,7 @@ from services.scheduler.models import assistants, mailbox_usage
 _CLAIM_DUE = text(
     """
     SELECT e.id, e.org_id, e.lead_id, e.assistant_id, e.schedule::text AS schedule_text,
-           e.step, e.generation, e.next_send_at,
+           e.step, e.generation, e.next_send_at, e.last_sent_at,
            l.time_zone, l.country, l.company_domain, coalesce(l.deleted, false) AS deleted,
            coalesce(a.send_time_optimization, true) AS optimize,
            coalesce(a.archived, false) AS archived
@@ -62,6 +62,7 @@ class Due:
     step: int
     generation: int
     next_send_at: datetime
+    last_sent_at: datetime | None
     time_zone: str | None
     country: str | None
     company_domain: str | None

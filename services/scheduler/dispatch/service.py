@@ -72,6 +72,7 @@ async def tick(
 
 async def _resume(session: AsyncSession, now: datetime, limit: int) -> int:
     rows = await repository.claim_resumable(session, now, limit)
+    events: list[tuple[Contract, uuid.UUID | None]] = []
     for stored in rows:
         row = await enrollments.resume(session, stored, stored["resume_at"])
         await enrollment_rows.change(
@@ -84,11 +85,8 @@ async def _resume(session: AsyncSession, now: datetime, limit: int) -> int:
             reason="resumed: the pause ended",
             updated_at=now,
         )
-        await publish_many(
-            session,
-            outbox,
-            [(enrollments.updated(row, "resumed: the pause ended", now), row["org_id"])],
-        )
+        events.append((enrollments.updated(row, "resumed: the pause ended", now), row["org_id"]))
+    await publish_many(session, outbox, events)
     return len(rows)
 
 
@@ -158,34 +156,23 @@ async def _dispatch(
     await publish_many(session, outbox, messages)
 
 
-_COLUMNS = ("status", "step", "next_send_at", "next_send_reason", "last_sent_at", "reason")
-
-
 def _row_change(due: repository.Due, **values: Any) -> dict[str, Any]:
-    defaults: dict[str, Any] = {
+    """The claimed row's new state: what ``values`` changes, the rest as it was."""
+    return {
+        "_id": due.id,
         "status": "active",
         "step": due.step,
         "next_send_at": due.next_send_at,
         "next_send_reason": None,
-        "last_sent_at": None,
+        "last_sent_at": due.last_sent_at,
         "reason": "",
+        **values,
     }
-    return {"_id": due.id, "_keep_last": "last_sent_at" not in values, **defaults, **values}
 
 
 async def _apply(session: AsyncSession, changes: list[dict[str, Any]], now: datetime) -> None:
-    """The claimed rows' new state, in two executemany UPDATEs (with and without a send)."""
-    sent = [c for c in changes if not c["_keep_last"]]
-    kept = [c for c in changes if c["_keep_last"]]
-    await enrollment_rows.change_many(
-        session,
-        [{"_id": c["_id"], **{k: c[k] for k in _COLUMNS}, "updated_at": now} for c in sent],
-    )
-    columns = [k for k in _COLUMNS if k != "last_sent_at"]
-    await enrollment_rows.change_many(
-        session,
-        [{"_id": c["_id"], **{k: c[k] for k in columns}, "updated_at": now} for c in kept],
-    )
+    """The claimed rows' new state, in one executemany UPDATE."""
+    await enrollment_rows.change_many(session, [{**c, "updated_at": now} for c in changes])
 
 
 def _event(

@@ -39,9 +39,9 @@ PAUSED = frozenset({"paused", "out_of_office"})
 
 
 def updated(row: dict[str, Any], reason: str, at: datetime) -> EnrollmentUpdated:
-    """The event announcing ``row``'s state."""
-    total = len(planning.snapshot(row["schedule_text"]).steps) if "schedule_text" in row else None
-    step = row["step"] if total is None or row["step"] <= total else None
+    """The event announcing ``row``'s state (the next step; none once all went)."""
+    total = len(planning.snapshot(row["schedule_text"]).steps)
+    step = row["step"] if row["step"] <= total else None
     return EnrollmentUpdated(
         lead_id=row["lead_id"],
         org_id=row["org_id"],
