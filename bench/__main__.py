@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import lead_import, outbox_relay
+from bench import dispatch, intents, lead_import, mail, outbox_relay, stop_latency
 
 
 def main() -> None:
     asyncio.run(outbox_relay.main())
     asyncio.run(lead_import.main())
+    asyncio.run(dispatch.main())
+    asyncio.run(mail.main())
+    asyncio.run(stop_latency.main())
+    asyncio.run(intents.main())
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import ServiceSettings
@@ -15,3 +16,27 @@ class Settings(ServiceSettings):
     service_name: ClassVar[str] = "inbound"
     default_port: ClassVar[int] = 8004
     default_worker_port: ClassVar[int] = 9004
+
+    # A raw message over this size is refused (and the refusal recorded); the HTTP
+    # route reads at most ``max_upload_bytes`` before it stops listening.
+    max_message_bytes: int = 10 * 1024 * 1024
+    max_upload_bytes: int = 64 * 1024 * 1024
+    # Reading one message (MIME, bounces, auto-replies, quotes) runs in a process
+    # pool and is abandoned after this long, with the reason recorded.
+    parse_timeout_seconds: float = 2.0
+    parse_workers: int = 2
+    # Where the inbound URLs shown to users point (default: PUBLIC_BASE_URL, behind a
+    # gateway that routes /v1/inbound to this service).
+    route_base_url: str | None = None
+    # Signed posts (webhook-signature) older or newer than this are refused.
+    signature_tolerance_seconds: int = 300
+    # Soft bounces in a row that end the sequence as a hard bounce would.
+    soft_bounce_limit: int = 3
+    # An out-of-office without a return date pauses the sequence this long.
+    out_of_office_days: int = 7
+    # Intent classification: rules, or an OpenAI-compatible chat completions API
+    # (with the rules as the fallback) when a base URL is set.
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = 10.0

@@ -44,7 +44,8 @@ def create_service_app(
 ) -> FastAPI:
     """Build a service's app. Process-wide resources (engine, Redis) are made in the
     lifespan and kept on ``app.state``; tests may put their own there first.
-    ``body_limits`` raises (or lowers) the body size limit of exact paths (uploads)."""
+    ``body_limits`` raises (or lowers) the body size limit of exact paths (uploads), or
+    of every path under a prefix that ends with "/"."""
     service = settings.service_name
 
     @asynccontextmanager

@@ -41,7 +41,8 @@ class RequestContextMiddleware:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
-        # Exact paths with a limit of their own (file uploads).
+        # Paths with a limit of their own (file uploads, raw mail): an exact path, or a
+        # prefix when the key ends with "/".
         self.body_limits = body_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -78,7 +79,7 @@ class RequestContextMiddleware:
             await send(message)
 
         received = 0
-        limit = self.body_limits.get(scope["path"], self.max_body_bytes)
+        limit = self._limit(scope["path"])
 
         async def limited_receive() -> Message:
             nonlocal received, too_large
@@ -127,6 +128,14 @@ class RequestContextMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+    def _limit(self, path: str) -> int:
+        if path in self.body_limits:
+            return self.body_limits[path]
+        for prefix, limit in self.body_limits.items():
+            if prefix.endswith("/") and path.startswith(prefix):
+                return limit
+        return self.max_body_bytes
 
     async def _too_large(self, send: Send, request_id: str, scope: Scope, limit: int) -> None:
         problem = PayloadTooLarge(

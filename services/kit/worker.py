@@ -49,6 +49,8 @@ class WorkerSpec:
     outbox: Table | None = None
     # Adds the service's own resources (SMTP config, clients) to the job context.
     prepare: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    # Releases what ``prepare`` made (process pools, clients), after the last job.
+    close: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     keep_result_seconds: int = 3600
     poll_delay_seconds: float = 0.1
     extra_ctx: dict[str, Any] = field(default_factory=dict)
@@ -144,6 +146,9 @@ async def running(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if spec.close is not None:
+            with contextlib.suppress(Exception):
+                await spec.close(ctx)
         with contextlib.suppress(Exception):
             await pool.aclose()
         if own_database:

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.kit.http import create_service_app
 from services.mailer.models import outbox
 from services.mailer.settings import Settings
+from services.mailer.suppression.api import router as suppressions_router
 from services.mailer.suppression.router import router as unsubscribe_router
 
 
@@ -20,7 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "sends messages, notifications, unsubscribe and suppression."
         ),
         outbox=outbox,
-        routers=[unsubscribe_router],
+        routers=[unsubscribe_router, suppressions_router],
     )
 
 

@@ -9,6 +9,7 @@ from services.mailer.models import outbox
 from services.mailer.readmodels import readmodel_jobs
 from services.mailer.sequence.tasks import prepare, sequence_jobs, sweep_sequence
 from services.mailer.settings import Settings
+from services.mailer.suppression.tasks import suppression_jobs
 from services.mailer.transactional.tasks import send_email_job, sweep_cron
 
 
@@ -17,7 +18,12 @@ def spec(settings: Settings | None = None) -> WorkerSpec:
     settings = settings or Settings()
     return WorkerSpec(
         settings=settings,
-        functions=[send_email_job(settings), *sequence_jobs(settings), *readmodel_jobs()],
+        functions=[
+            send_email_job(settings),
+            *sequence_jobs(settings),
+            *readmodel_jobs(),
+            *suppression_jobs(),
+        ],
         cron_jobs=[
             sweep_cron(),
             cron(sweep_sequence, name="sweep_sequence", second=30, unique=True),

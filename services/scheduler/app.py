@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.kit.http import create_service_app
+from services.scheduler.enrollments.router import router as enrollments
 from services.scheduler.models import outbox
 from services.scheduler.settings import Settings
 
@@ -18,6 +19,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "The sequence engine's clock: enrollments, "
             "due steps, send-time optimization and reminders."
         ),
+        routers=[enrollments],
         outbox=outbox,
     )
 

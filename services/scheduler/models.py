@@ -20,7 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from services.kit.db import schema_metadata
 from services.kit.outbox import inbox_table, outbox_table
@@ -53,6 +53,10 @@ assistants = Table(
     Column("daily_limit", Integer, nullable=False, server_default="50"),
     Column("min_spacing_seconds", Integer, nullable=False, server_default="120"),
     Column("archived", Boolean, nullable=False, server_default=text("false")),
+    # Its Assistant Managers (members with role manager): they see every lead of the
+    # assistant. An array, not a table: each event replaces the whole set at once,
+    # under the read model's newer-wins rule.
+    Column("managers", ARRAY(Uuid), nullable=False, server_default=text("'{}'")),
     Column("changed_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -63,6 +67,8 @@ leads = Table(
     Column("id", Uuid, primary_key=True),
     Column("org_id", Uuid, nullable=False),
     Column("assistant_id", Uuid, nullable=False),
+    # Who owns the lead (None: not yet heard since this column was added).
+    Column("owner_id", Uuid, nullable=True),
     Column("email", String(320), nullable=False),
     # The lead's company domain (None for free-mail addresses): reply histograms.
     Column("company_domain", String(255), nullable=True),

@@ -26,6 +26,7 @@ async def on_assistant_upserted(session: AsyncSession, call: JobCall[AssistantUp
         "daily_limit": event.daily_limit,
         "min_spacing_seconds": event.min_spacing_seconds,
         "archived": event.archived,
+        "managers": sorted({m.user_id for m in event.members if m.role == "manager"}),
         "changed_at": event.changed_at,
     }
     await upsert_newer(session, assistants, values)
@@ -39,6 +40,7 @@ async def on_lead_upserted(session: AsyncSession, call: JobCall[LeadUpserted]) -
         "id": event.lead_id,
         "org_id": event.org_id,
         "assistant_id": event.assistant_id,
+        "owner_id": event.owner_id,
         "email": email,
         "company_domain": company_domain(email),
         "country": event.country,

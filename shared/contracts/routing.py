@@ -11,6 +11,7 @@ from types import MappingProxyType
 from shared.contracts.assistants import AssistantUpserted
 from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
 from shared.contracts.imports import LeadImportRequested
+from shared.contracts.inbound import InboundMessageStored, SuppressionRequested
 from shared.contracts.jobs import SendEmail
 from shared.contracts.leads import EnrollmentCommand, EnrollmentRequested, LeadUpserted
 from shared.contracts.sequence import (
@@ -28,10 +29,10 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         SessionChanged.message_name: ("identity",),
         UserUpserted.message_name: ("api",),
         UserRemoved.message_name: ("api",),
-        # Read models: the scheduler times sends with them, the mailer writes them.
-        # (Inbound subscribes in its issue.)
-        AssistantUpserted.message_name: ("scheduler", "mailer"),
-        LeadUpserted.message_name: ("scheduler", "mailer"),
+        # Read models: the scheduler times sends with them, the mailer writes them,
+        # inbound matches answers to them.
+        AssistantUpserted.message_name: ("scheduler", "mailer", "inbound"),
+        LeadUpserted.message_name: ("scheduler", "mailer", "inbound"),
         # Commands to the scheduler.
         EnrollmentRequested.message_name: ("scheduler",),
         EnrollmentCommand.message_name: ("scheduler",),
@@ -40,10 +41,14 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         # The lead's status, temperature and timeline in the api; the mailer keeps
         # its stop table from the sequence's stops and the lead's answers.
         EnrollmentUpdated.message_name: ("api", "mailer"),
-        MessageSent.message_name: ("api",),
+        MessageSent.message_name: ("api", "inbound"),
         MessageFailed.message_name: ("api", "scheduler"),
         ReplyReceived.message_name: ("api", "scheduler", "mailer"),
         EmailSuppressed.message_name: ("scheduler",),
+        # Inbound reads what it stored in its own worker, and asks the mailer to
+        # suppress the addresses that bounced, complained or unsubscribed.
+        SuppressionRequested.message_name: ("mailer",),
+        InboundMessageStored.message_name: ("inbound",),
         # The api runs its own CSV imports in its worker.
         LeadImportRequested.message_name: ("api",),
     }

@@ -26,6 +26,7 @@ Intent = Literal[
     "out_of_office",
     "bounce_hard",
     "bounce_soft",
+    "complaint",
     "other",
 ]
 
@@ -82,6 +83,13 @@ class ReplyReceived(Contract):
     intent: Intent
     temperature: Temperature | None = None
     received_at: datetime
+    # Out of office and "later": when the sequence takes up again (None: it stays
+    # stopped, or, out of office without a date, the scheduler's default pause).
+    resume_at: datetime | None = None
+    # Inbound's stored message, its classifier and why (the timeline shows them).
+    inbound_message_id: uuid.UUID | None = None
+    confidence: float | None = None
+    explanation: str | None = None
 
 
 class SequenceSend(BaseModel):

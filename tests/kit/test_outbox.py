@@ -11,6 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import Job
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import Database
 from services.kit.outbox import OutboxRelay, claim_message, job_id, publish
-from services.kit.queue import ArqQueue, FakeQueue
+from services.kit.queue import ArqQueue, FakeQueue, JobRequest, deserialize
 from services.kit.settings import queue_name
 from services.kit.worker import running
 from services.mailer.models import email_sends, inbox
@@ -217,3 +219,28 @@ async def test_sent_events_are_pruned_after_the_retention(
         await publish(s, mailer_outbox, send_email())  # not sent yet: never pruned
     assert await relay.prune_once() == 2
     assert len(await unsent(committed)) == 1
+
+
+async def test_a_batch_is_enqueued_as_arq_would_and_what_arq_knows_is_not_enqueued_twice(
+    queue: ArqQueue, redis: Redis, namespace: str
+) -> None:
+    target = queue_name(namespace, "mailer")
+    jobs = [JobRequest("send_email", {"n": n}, target, f"{namespace}-job-{n}") for n in range(3)]
+    # One of them already queued by arq itself, one whose result arq still keeps.
+    assert await queue.enqueue("send_email", {"n": 0}, queue_name=target, job_id=jobs[0].job_id)
+    await redis.set(result_key_prefix + jobs[1].job_id, b"kept")
+
+    assert await queue.enqueue_many(jobs, expires=timedelta(hours=1)) == 1
+    assert await queue.enqueue_many(jobs, expires=timedelta(hours=1)) == 0
+
+    assert sorted(m.decode() for m in await redis.zrange(target, 0, -1)) == [
+        jobs[0].job_id,
+        jobs[2].job_id,
+    ]
+    stored = await Job(jobs[2].job_id, queue.redis, _deserializer=deserialize).info()
+    assert stored is not None
+    assert (stored.function, list(stored.args)) == ("send_email", [{"n": 2}])
+    assert 0 < await redis.pttl(job_key_prefix + jobs[2].job_id) <= 3_600_000
+    await redis.delete(
+        target, result_key_prefix + jobs[1].job_id, *(job_key_prefix + j.job_id for j in jobs)
+    )

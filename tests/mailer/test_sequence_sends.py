@@ -168,7 +168,10 @@ async def test_a_worker_killed_mid_send_never_resends(
     committed: Database, out: Outbound, smtp_server: SmtpServer
 ) -> None:
     batch = await setup(committed, 1)
-    smtp_server.handler.data_delay_seconds = 1.0
+    # Long enough that the cancel always lands mid-DATA: with a short delay, under
+    # load, the server's answer and the cancel can arrive together and Python 3.11's
+    # wait_for (inside aiosmtplib) then drops the cancellation.
+    smtp_server.handler.data_delay_seconds = 5.0
     job = asyncio.create_task(send_batch(committed, batch, out, last_try=False))
 
     async def transmitting() -> bool:

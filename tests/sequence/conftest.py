@@ -23,7 +23,9 @@ from services.mailer.models import sequence_sends
 from services.mailer.settings import Settings as MailerSettings
 from services.mailer.worker import spec as mailer_spec
 from services.scheduler.dispatch.service import TickResult, tick
+from services.scheduler.models import assistants as scheduler_assistants
 from services.scheduler.models import enrollments
+from services.scheduler.models import leads as scheduler_leads
 from services.scheduler.settings import Settings as SchedulerSettings
 from services.scheduler.worker import spec as scheduler_spec
 from shared.contracts import AssistantUpserted, Contract
@@ -65,6 +67,21 @@ class Engine:
                 .first()
             )
             return dict(row) if row else None
+
+    async def knows(self, assistant_id: uuid.UUID, lead_id: uuid.UUID) -> bool:
+        """Whether the scheduler's read models hold the assistant and the lead."""
+        async with self.database.transaction() as session:
+            await scope_to_all_orgs(session)
+            found = await session.scalar(
+                select(func.count())
+                .select_from(scheduler_leads)
+                .join(
+                    scheduler_assistants,
+                    scheduler_assistants.c.id == scheduler_leads.c.assistant_id,
+                )
+                .where(scheduler_leads.c.id == lead_id, scheduler_assistants.c.id == assistant_id)
+            )
+            return bool(found)
 
     async def sends(self, lead_id: uuid.UUID) -> list[dict[str, Any]]:
         async with self.database.transaction() as session:

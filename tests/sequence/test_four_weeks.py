@@ -47,9 +47,15 @@ async def enroll(
 ) -> LeadUpserted:
     org, assistant_id, owner = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     lead = lead_event(org, assistant_id, owner, email)
+    await engine.announce(assistant_event(org, assistant_id, owner, **assistant), lead)
+
+    async def known() -> bool:
+        return await engine.knows(assistant_id, lead.lead_id)
+
+    # As in use: the assistant exists before its leads are enrolled (the scheduler's
+    # workers handle events side by side, in any order).
+    await eventually(known)
     await engine.announce(
-        assistant_event(org, assistant_id, owner, **assistant),
-        lead,
         EnrollmentRequested(
             lead_id=lead.lead_id,
             org_id=org,

@@ -10,7 +10,9 @@ from services.kit.jobs import JobCall
 from shared.contracts import Contract, EventEnvelope
 
 
-def job_call(payload: Contract, occurred_at: datetime) -> JobCall[Any]:
+def job_call(
+    payload: Contract, occurred_at: datetime, ctx: dict[str, Any] | None = None
+) -> JobCall[Any]:
     envelope = EventEnvelope(
         id=new_id(),
         name=payload.message_name,
@@ -18,4 +20,4 @@ def job_call(payload: Contract, occurred_at: datetime) -> JobCall[Any]:
         occurred_at=occurred_at,
         payload=payload.model_dump(mode="json"),
     )
-    return JobCall(envelope, payload, str(envelope.id), 1, {})
+    return JobCall(envelope, payload, str(envelope.id), 1, ctx if ctx is not None else {})

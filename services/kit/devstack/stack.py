@@ -43,6 +43,7 @@ SHARED_ENV: tuple[str, ...] = (
 # What only some services read, beyond their own host and port.
 SERVICE_ENV: Mapping[str, tuple[str, ...]] = {
     "mailer": ("MAILER_SMTP_HOST", "MAILER_SMTP_PORT", "MAILER_UNSUBSCRIBE_BASE_URL"),
+    "inbound": ("INBOUND_ROUTE_BASE_URL",),
 }
 MIGRATE_ENV: tuple[str, ...] = ("MIGRATION_DATABASE_URL",)
 
@@ -153,6 +154,7 @@ def environment(proc: Process, values: StackValues, table: list[Process]) -> dic
     api = next(p for p in table if p.name == "api")
     identity = next(p for p in table if p.name == "identity")
     mailer = next(p for p in table if p.name == "mailer")
+    inbound = next(p for p in table if p.name == "inbound")
     known = {
         "DATABASE_URL": values.database_url,
         "MIGRATION_DATABASE_URL": values.migration_database_url,
@@ -165,6 +167,8 @@ def environment(proc: Process, values: StackValues, table: list[Process]) -> dic
         "MAILER_SMTP_PORT": str(values.smtp_port),
         # No gateway locally: unsubscribe links go straight to the mailer.
         "MAILER_UNSUBSCRIBE_BASE_URL": values.public_base_url or mailer.url(),
+        # ...and mail providers post to inbound itself.
+        "INBOUND_ROUTE_BASE_URL": values.public_base_url or inbound.url(),
         proc.host_env: values.host,
         proc.port_env: str(proc.port),
     }

@@ -35,13 +35,26 @@ class Verdict:
 
 
 def today(mailbox: Mailbox, now: datetime) -> Mailbox:
-    """The counters of ``now``'s local day (a new day starts at zero)."""
+    """The counters of ``now``'s local day (a new day starts at zero). The day only
+    moves forward: a ``now`` of an earlier day than the counters' keeps them."""
     day = timing.local_day(now, mailbox.time_zone)
-    return mailbox if mailbox.day == day else replace(mailbox, day=day, sent=0)
+    return replace(mailbox, day=day, sent=0) if day > mailbox.day else mailbox
 
 
 def allocate(mailbox: Mailbox, now: datetime, count: int) -> tuple[list[Verdict], Mailbox]:
     """Verdicts for ``count`` due sends in order, and the counters after them."""
+    if timing.local_day(now, mailbox.time_zone) < mailbox.day:
+        # A late tick: replicas read their own clocks and a slow tick's later batches
+        # keep its "now", so a tick of 23:59 may lock the counters after one of 00:01
+        # has counted the new day. The old day's count is gone: sending now could
+        # exceed it, and putting the counters back a day would let the new day count
+        # from zero again. These sends wait for the new day (already begun).
+        later = Verdict(
+            False,
+            timing.start_of_next_day(now, mailbox.time_zone),
+            "daily limit: this mailbox already counts the sends of the next day",
+        )
+        return [later] * count, mailbox
     mailbox = today(mailbox, now)
     verdicts: list[Verdict] = []
     waiting = 0  # sends already pushed behind the spacing in this tick

@@ -22,20 +22,30 @@ from services.scheduler.models import assistants, mailbox_usage
 
 # Oldest due first; the partial index on next_send_at of active rows makes this read
 # only what is due. The read models are joined for timing (absent: defaults).
+# The ids first, alone (the partial index on next_send_at of active rows, read in order
+# and stopped at the limit), then the joins for those rows only: joined in one query,
+# row-level security's predicate makes the planner misjudge the due set, fetch and sort
+# all of it on every batch, and a backlog cost the square of its size.
 _CLAIM_DUE = text(
     """
+    WITH due AS (
+        SELECT e.id
+        FROM scheduler.enrollments e
+        WHERE e.status = 'active' AND e.next_send_at <= :now
+        ORDER BY e.next_send_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
     SELECT e.id, e.org_id, e.lead_id, e.assistant_id, e.schedule::text AS schedule_text,
            e.step, e.generation, e.next_send_at, e.last_sent_at,
            l.time_zone, l.country, l.company_domain, coalesce(l.deleted, false) AS deleted,
            coalesce(a.send_time_optimization, true) AS optimize,
            coalesce(a.archived, false) AS archived
-    FROM scheduler.enrollments e
+    FROM due
+    JOIN scheduler.enrollments e ON e.id = due.id
     LEFT JOIN scheduler.leads l ON l.id = e.lead_id
     LEFT JOIN scheduler.assistants a ON a.id = e.assistant_id
-    WHERE e.status = 'active' AND e.next_send_at <= :now
     ORDER BY e.next_send_at
-    LIMIT :limit
-    FOR UPDATE OF e SKIP LOCKED
     """
 )
 

@@ -10,10 +10,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
+from typing import TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.scheduler import timing
 from shared.contracts.schedules import ScheduleSnapshot
+from shared.renderer.tones import Tone
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,12 @@ def zone(time_zone: str | None) -> tzinfo:
         return ZoneInfo(time_zone) if time_zone else UTC
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
+
+
+def zone_name(time_zone: str | None) -> str:
+    """The IANA name of the zone sends are planned in (``UTC`` when unknown or invalid)."""
+    found = zone(time_zone)
+    return found.key if isinstance(found, ZoneInfo) else "UTC"
 
 
 @lru_cache(maxsize=256)
@@ -59,9 +67,38 @@ def plan_step(
     )
 
 
+def keeps_planned_time(pending_at: datetime | None, at: datetime) -> TypeGuard[datetime]:
+    """A paused step whose planned time is still ahead when the sequence resumes at
+    ``at`` keeps that time."""
+    return pending_at is not None and pending_at > at
+
+
+def plan_resume(
+    pending_at: datetime | None,
+    pending_reason: str | None,
+    at: datetime,
+    clock: LeadClock,
+    history: timing.ReplyHistory,
+) -> tuple[datetime, str | None]:
+    """When a paused sequence's pending step goes once it resumes at ``at``: its planned
+    time if that is still ahead, else the next good time from ``at`` (its wait passed)."""
+    if keeps_planned_time(pending_at, at):
+        return pending_at, pending_reason
+    planned = timing.plan_send(
+        at,
+        time_zone=clock.time_zone,
+        country=clock.country,
+        history=history,
+        optimize=clock.optimize,
+        spread_key=clock.lead_id.int,
+    )
+    return planned.at, planned.reason
+
+
 @dataclass(frozen=True)
 class FutureSend:
     step: int
+    tone: Tone
     at: datetime
     reason: str
 
@@ -73,13 +110,22 @@ def dry_run(
     next_reason: str,
     clock: LeadClock,
     history: timing.ReplyHistory,
+    *,
+    now: datetime,
 ) -> list[FutureSend]:
-    """Every future send of the sequence as things stand: the planned next one, then
-    each later step planned from the one before it."""
-    sends = [FutureSend(next_step, next_at, next_reason)]
-    at = next_at
+    """Every future send of the sequence as things stand at ``now``: the planned next
+    one, then each later step planned from the one before it, as the tick will.
+
+    The tick counts a step's wait from when it hands the previous step over, so a next
+    step already due (``next_at`` before ``now``: waiting for the next tick or for room
+    in the mailbox) counts the following wait from ``now``. A mailbox's daily limit and
+    spacing are not foreseen: they depend on other leads' sends not yet planned."""
+    if next_step > len(schedule.steps):
+        return []
+    sends = [FutureSend(next_step, schedule.steps[next_step - 1].tone, next_at, next_reason)]
+    at = max(next_at, now)
     for step in range(next_step + 1, len(schedule.steps) + 1):
         planned = plan_step(schedule, step, at, clock, history)
-        sends.append(FutureSend(step, planned.at, planned.reason))
+        sends.append(FutureSend(step, schedule.steps[step - 1].tone, planned.at, planned.reason))
         at = planned.at
     return sends

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Text, and_, bindparam, cast, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +38,71 @@ async def lead(session: AsyncSession, lead_id: uuid.UUID) -> LeadInfo | None:
         country=row["country"],
         time_zone=row["time_zone"],
         deleted=row["deleted"],
+    )
+
+
+@dataclass(frozen=True)
+class LeadPlan:
+    """A lead as its planned sends need it: who may see it (its owner, its assistant's
+    managers), when it is, and its enrollment (None: never enrolled)."""
+
+    lead: LeadInfo
+    assistant_id: uuid.UUID
+    owner_id: uuid.UUID | None
+    managers: frozenset[uuid.UUID]
+    enrollment: dict[str, Any] | None  # the stored row, with ``schedule_text``
+    # The enrolled-on assistant's settings, as the tick reads them.
+    optimize: bool
+    archived: bool
+
+
+_ENROLLMENT = "enrollment_"
+
+
+async def lead_plan(
+    session: AsyncSession, org_id: uuid.UUID, lead_id: uuid.UUID
+) -> LeadPlan | None:
+    """The org's lead with its assistant's managers and its enrollment, in one query."""
+    own = assistants.alias("own")  # the lead's assistant: who manages it
+    enrolled = assistants.alias("enrolled")  # the enrollment's: how it sends
+    query = (
+        select(
+            leads,
+            own.c.managers,
+            *[c.label(_ENROLLMENT + c.name) for c in enrollments.c],
+            cast(enrollments.c.schedule, Text).label("schedule_text"),
+            enrolled.c.send_time_optimization,
+            enrolled.c.archived,
+        )
+        .outerjoin(own, own.c.id == leads.c.assistant_id)
+        .outerjoin(enrollments, enrollments.c.lead_id == leads.c.id)
+        .outerjoin(enrolled, enrolled.c.id == enrollments.c.assistant_id)
+        .where(leads.c.org_id == org_id, leads.c.id == lead_id)
+    )
+    row = (await session.execute(query)).mappings().first()
+    if row is None:
+        return None
+    enrollment = None
+    if row[_ENROLLMENT + "id"] is not None:
+        enrollment = {c.name: row[_ENROLLMENT + c.name] for c in enrollments.c}
+        enrollment["schedule_text"] = row["schedule_text"]
+    return LeadPlan(
+        lead=LeadInfo(
+            id=row["id"],
+            org_id=row["org_id"],
+            email=row["email"],
+            company_domain=row["company_domain"],
+            country=row["country"],
+            time_zone=row["time_zone"],
+            deleted=row["deleted"],
+        ),
+        assistant_id=row["assistant_id"],
+        owner_id=row["owner_id"],
+        managers=frozenset(row["managers"] or ()),
+        enrollment=enrollment,
+        # Unknown assistant: optimization on, not archived (as the tick reads it).
+        optimize=row["send_time_optimization"] is not False,
+        archived=bool(row["archived"]),
     )
 
 

@@ -1,27 +1,33 @@
-"""The enrollment state machine: what each command and event does to a lead's sequence.
+"""The enrollment state machine: what each command and event does to a lead's sequence,
+and the dry run of what it will send.
 
-Every function runs inside the consumer's transaction (scoped to the event's org) and
-announces the new state through the outbox (``enrollment.updated``, to the api for the
-lead's status and to the mailer for its stop table). Times come from the events, never
-from the clock: a command means "as of when it was asked".
+Every command function runs inside the consumer's transaction (scoped to the event's
+org) and announces the new state through the outbox (``enrollment.updated``, to the api
+for the lead's status and to the mailer for its stop table). Times come from the
+events, never from the clock: a command means "as of when it was asked". The dry run
+only reads, as of the ``now`` it is given.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kit.auth import Principal
+from services.kit.errors import NotFound
 from services.kit.ids import new_id
 from services.kit.outbox import publish
 from services.scheduler import timing
-from services.scheduler.enrollments import planning, repository
+from services.scheduler.enrollments import planning, policies, repository
+from services.scheduler.enrollments.schemas import PlannedSend, PlannedSends
 from services.scheduler.models import outbox
 from shared.contracts.leads import EnrollmentCommand, EnrollmentRequested
+from shared.contracts.schedules import ScheduleSnapshot
 from shared.contracts.sequence import (
     EmailSuppressed,
     EnrollmentUpdated,
@@ -191,18 +197,13 @@ async def resume(session: AsyncSession, row: dict[str, Any], at: datetime) -> di
     row = {**row, "status": "active", "resume_at": None, "reason": "resumed"}
     if row["step"] > len(schedule.steps):
         return {**row, "status": "completed", "next_send_at": None, "next_send_reason": None}
-    if row["next_send_at"] is not None and row["next_send_at"] > at:
-        return row
+    if planning.keeps_planned_time(row["next_send_at"], at):
+        return row  # no need to read the lead's clock
     clock, history = await _clock(session, row["lead_id"], row["assistant_id"])
-    planned = timing.plan_send(
-        at,
-        time_zone=clock.time_zone,
-        country=clock.country,
-        history=history,
-        optimize=clock.optimize,
-        spread_key=clock.lead_id.int,
+    next_at, reason = planning.plan_resume(
+        row["next_send_at"], row["next_send_reason"], at, clock, history
     )
-    return {**row, "next_send_at": planned.at, "next_send_reason": planned.reason}
+    return {**row, "next_send_at": next_at, "next_send_reason": reason}
 
 
 def _intent_status(intent: str) -> str | None:
@@ -218,7 +219,11 @@ def _intent_status(intent: str) -> str | None:
 
 async def reply(session: AsyncSession, event: ReplyReceived) -> None:
     """The lead answered: the sequence stops; a human reply teaches send-time
-    optimization when this lead (its company, its org) reads mail."""
+    optimization when this lead (its company, its org) reads mail. An out-of-office
+    pauses it until its return; "later" with a date stops it until that date."""
+    if event.intent == "out_of_office" and event.resume_at is not None:
+        await pause_until(session, event.lead_id, "out_of_office", event.resume_at, event)
+        return
     status = _intent_status(event.intent)
     if status is None:
         return
@@ -230,9 +235,30 @@ async def reply(session: AsyncSession, event: ReplyReceived) -> None:
             repository.HistoryKey(lead.org_id, lead.id, lead.company_domain),
             timing.hour_of_week(local),
         )
+    if event.intent == "not_now" and event.resume_at is not None:
+        await pause_until(session, event.lead_id, "paused", event.resume_at, event)
+        return
     await close(
         session, event.lead_id, status, f"the lead answered ({event.intent})", event.received_at
     )
+
+
+async def pause_until(
+    session: AsyncSession, lead_id: uuid.UUID, status: str, until: datetime, event: ReplyReceived
+) -> None:
+    """The lead's answer holds the sequence until ``until``, when the tick resumes it."""
+    stored = await repository.get(session, lead_id, lock=True)
+    if stored is None or stored["status"] not in ("active", *PAUSED):
+        return
+    row = _with_text(stored)
+    why = "out of office" if status == "out_of_office" else "the lead asked to talk later"
+    row.update(status=status, resume_at=until, reason=why)
+    if status == "paused":
+        # "Later" stops the sequence now (the mailer cancels this generation's queued
+        # sends on the reply); what resumes on that date is a new generation.
+        row["generation"] = row["generation"] + 1
+    await _save(session, row, event.received_at)
+    await _announce(session, row, f"{why}: resumes {until.date().isoformat()}", event.received_at)
 
 
 async def close(
@@ -267,3 +293,101 @@ async def suppressed(session: AsyncSession, event: EmailSuppressed) -> None:
             f"address suppressed ({event.reason})",
             event.occurred_at,
         )
+
+
+# -- the dry run: planned sends ---------------------------------------------------------
+
+
+async def planned_sends(
+    session: AsyncSession, principal: Principal, lead_id: uuid.UUID, *, now: datetime
+) -> PlannedSends:
+    """Every future send of the lead's sequence as things stand at ``now``, with its
+    time and reason; :class:`NotFound` for a lead the caller may not see."""
+    found = await repository.lead_plan(session, principal.org_id, lead_id)
+    if (
+        found is None
+        or found.lead.deleted
+        or not policies.can_view_lead(principal, found.owner_id, found.managers)
+    ):
+        raise NotFound("No such lead.")
+    zone = planning.zone(found.lead.time_zone)
+    row = found.enrollment
+    if row is None:
+        return PlannedSends(
+            lead_id=lead_id,
+            status="new",
+            step=None,
+            total_steps=None,
+            generation=None,
+            time_zone=planning.zone_name(found.lead.time_zone),
+            as_of=now,
+            note="Not enrolled on a schedule.",
+            sends=[],
+        )
+    schedule = planning.snapshot(row["schedule_text"])
+    future, note = await _future(session, found, row, schedule, now)
+    return PlannedSends(
+        lead_id=lead_id,
+        status=row["status"],
+        step=row["step"] if row["step"] <= len(schedule.steps) else None,
+        total_steps=len(schedule.steps),
+        generation=row["generation"],
+        time_zone=planning.zone_name(found.lead.time_zone),
+        as_of=now,
+        note=note,
+        sends=[
+            PlannedSend(
+                step=send.step,
+                tone=send.tone,
+                planned_at=send.at,
+                local_planned_at=send.at.astimezone(zone),
+                reason=send.reason,
+            )
+            for send in future
+        ],
+    )
+
+
+async def _future(
+    session: AsyncSession,
+    found: repository.LeadPlan,
+    row: dict[str, Any],
+    schedule: ScheduleSnapshot,
+    now: datetime,
+) -> tuple[list[planning.FutureSend], str | None]:
+    """The sends still to go and, when they are none or start later, why.
+
+    A pause with an end (pause-until, out of office) shows the plan from the day the
+    tick resumes it, planned exactly as that resume will; an open-ended pause shows
+    nothing, since no one knows when a person will resume it."""
+    status = row["status"]
+    if status == "completed" or row["step"] > len(schedule.steps):
+        return [], "Every step went."
+    if status in CLOSED:
+        return [], f"The lead is {status}: nothing more is sent to them."
+    if status in FINAL:
+        return [], f"The sequence ended ({status}): nothing more goes unless it is continued."
+    if found.archived:
+        return [], "The assistant is archived: its sequences stop at the next tick."
+    if status in PAUSED and row["resume_at"] is None:
+        return [], "Paused: nothing goes until the sequence is resumed."
+    clock = planning.LeadClock(
+        lead_id=found.lead.id,
+        time_zone=found.lead.time_zone,
+        country=found.lead.country,
+        optimize=found.optimize,
+    )
+    key = repository.HistoryKey(found.lead.org_id, found.lead.id, found.lead.company_domain)
+    history = (await repository.histories(session, [key])).get(found.lead.id, timing.ReplyHistory())
+    note = None
+    next_at, next_reason = row["next_send_at"], row["next_send_reason"]
+    if status in PAUSED:
+        resume_at: datetime = row["resume_at"]
+        next_at, next_reason = planning.plan_resume(next_at, next_reason, resume_at, clock, history)
+        note = f"Paused until {resume_at.astimezone(UTC).isoformat()}: planned from then."
+    if next_at is None:  # an active row always has its next send planned
+        return [], None
+    sends = planning.dry_run(
+        schedule, row["step"], next_at, next_reason or "", clock, history, now=now
+    )
+    return sends, note

@@ -1,0 +1,33 @@
+"""Who sees an assistant's inbox and its inbound secret (the api's rules, applied to
+inbound's copy of the assistant): Administrators and Managers see every assistant of
+the org; a user sees the assistants they own or are a member of. The secret is for
+Administrators and the assistant's owner and managers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from services.kit.auth import Principal, Role
+
+
+def _members(data: dict[str, Any], *roles: str) -> set[uuid.UUID]:
+    return {
+        uuid.UUID(str(m["user_id"]))
+        for m in data.get("members", [])
+        if not roles or m.get("role") in roles
+    }
+
+
+def can_view(principal: Principal, data: dict[str, Any]) -> bool:
+    if principal.role in (Role.ADMIN, Role.MANAGER):
+        return True
+    owner = uuid.UUID(str(data["owner_id"]))
+    return principal.user_id == owner or principal.user_id in _members(data)
+
+
+def can_manage_route(principal: Principal, data: dict[str, Any]) -> bool:
+    if principal.role == Role.ADMIN:
+        return True
+    owner = uuid.UUID(str(data["owner_id"]))
+    return principal.user_id == owner or principal.user_id in _members(data, "manager")

@@ -1,0 +1,1 @@
+"""Mail arriving (by HTTP, IMAP or SMTP): authenticated, size-capped, stored once."""

@@ -1,0 +1,272 @@
+"""Processing one stored message: read it (off the event loop), classify a human
+answer, then in one transaction match it to its lead, record the decision and
+announce it. The job may run twice; the message's status makes the second a no-op."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.inbound.models import decisions, leads, messages, outbox
+from services.inbound.processing import matching
+from services.inbound.processing.decisions import Decision, decide
+from services.inbound.processing.reading import Classify, IntentReading, Reader, Reading
+from services.kit.db import Database, scope_to_org
+from services.kit.ids import new_id
+from services.kit.outbox import publish_many
+from shared.contracts import Contract
+from shared.contracts.inbound import SuppressionRequested
+from shared.contracts.sequence import ReplyReceived
+
+log = structlog.get_logger()
+
+MAX_TEXT = 20_000
+SNIPPET = 280
+LIST_UNSUBSCRIBE_SUBJECT = "unsubscribe"
+
+
+@dataclass(frozen=True)
+class Policy:
+    soft_bounce_limit: int = 3
+    out_of_office_days: int = 7
+
+
+async def process(
+    database: Database,
+    org_id: uuid.UUID,
+    message_id: uuid.UUID,
+    *,
+    read: Reader,
+    classify: Classify,
+    policy: Policy,
+) -> str:
+    """Read, match, decide and announce message ``message_id``; its outcome label."""
+    async with database.transaction() as session:
+        await scope_to_org(session, org_id)
+        stored = (
+            await session.execute(
+                select(messages.c.raw, messages.c.status, messages.c.received_at).where(
+                    messages.c.id == message_id
+                )
+            )
+        ).first()
+    if stored is None or stored.status != "received" or stored.raw is None:
+        return "duplicate"
+    reading = await read(stored.raw)
+    intent = await _intent(reading, classify, stored.received_at)
+    async with database.transaction() as session:
+        await scope_to_org(session, org_id)
+        row = (
+            await session.execute(
+                select(messages.c.assistant_id, messages.c.status)
+                .where(messages.c.id == message_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None or row.status != "received":
+            return "duplicate"
+        await _act(
+            session,
+            org_id,
+            row.assistant_id,
+            message_id,
+            reading,
+            intent,
+            policy,
+            stored.received_at,
+        )
+    return "success"
+
+
+async def _intent(
+    reading: Reading, classify: Classify, received_at: datetime
+) -> IntentReading | None:
+    if reading.kind != "human":
+        return None
+    if reading.subject.strip().lower() == LIST_UNSUBSCRIBE_SUBJECT:
+        return IntentReading(
+            "unsubscribe", 1.0, "list-unsubscribe", "sent to the List-Unsubscribe mailto address"
+        )
+    return await classify(reading.text, reading.subject, received_at)
+
+
+async def _act(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    assistant_id: uuid.UUID,
+    message_id: uuid.UUID,
+    reading: Reading,
+    intent: IntentReading | None,
+    policy: Policy,
+    received_at: datetime,
+) -> None:
+    referenced = [reading.in_reply_to, *reading.references]
+    if reading.kind in ("bounce_hard", "bounce_soft", "complaint"):
+        match = await matching.match_bounce(
+            session,
+            org_id,
+            assistant_id,
+            referenced=referenced,
+            failed_recipients=reading.failed_recipients,
+        )
+    elif reading.kind == "unparseable":
+        match = None
+    else:
+        match = await matching.match_reply(
+            session,
+            org_id,
+            assistant_id,
+            referenced=referenced,
+            recipients=reading.recipients,
+            sender=reading.sender,
+        )
+    lead = await _lead(session, match.lead_id) if match else None
+    soft_bounces = await _count_soft_bounce(session, lead, reading.kind)
+    decision = decide(
+        reading.kind,
+        intent=intent.intent if intent else None,
+        received_at=received_at,
+        return_date=reading.return_date,
+        later_date=intent.later_date if intent else None,
+        soft_bounces=soft_bounces,
+        soft_bounce_limit=policy.soft_bounce_limit,
+        out_of_office_days=policy.out_of_office_days,
+    )
+    events: list[tuple[Contract, uuid.UUID | None]] = []
+    actions = list(decision.actions) if lead else []
+    if lead is not None and decision.intent is not None:
+        events.append(
+            (_reply(org_id, lead, message_id, reading, intent, decision, received_at), org_id)
+        )
+    for address in _suppressed(decision, reading, lead):
+        events.append(
+            (
+                SuppressionRequested(
+                    org_id=org_id,
+                    email=address,
+                    reason=decision.suppress or "bounce",
+                    requested_at=received_at,
+                ),
+                org_id,
+            )
+        )
+        if "suppress" not in actions:
+            actions.append("suppress")
+    if lead is None:
+        actions.append("kept: matches no lead")
+    await session.execute(
+        decisions.insert().values(
+            id=new_id(),
+            org_id=org_id,
+            message_id=message_id,
+            lead_id=lead["id"] if lead else None,
+            kind=reading.kind,
+            intent=decision.intent or (intent.intent if intent else None),
+            confidence=intent.confidence if intent else None,
+            classifier=intent.classifier if intent else "reader",
+            explanation=_explanation(reading, intent, decision),
+            temperature=decision.temperature,
+            actions=actions,
+        )
+    )
+    await session.execute(
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(
+            status="processed",
+            processed_at=datetime.now(UTC),
+            kind=reading.kind,
+            lead_id=lead["id"] if lead else None,
+            matched_by=match.by if match else None,
+            from_address=(reading.sender or "")[:320] or None,
+            subject=reading.subject[:2000],
+            text=reading.text[:MAX_TEXT],
+            reason="; ".join(reading.reasons)[:4000],
+            details=_details(reading),
+        )
+    )
+    await publish_many(session, outbox, events)
+    log.info("inbound_processed", kind=reading.kind, matched=bool(lead), actions=actions)
+
+
+async def _lead(session: AsyncSession, lead_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (await session.execute(select(leads).where(leads.c.id == lead_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def _count_soft_bounce(session: AsyncSession, lead: dict[str, Any] | None, kind: str) -> int:
+    """Soft bounces in a row, this one included; anything else from the lead resets."""
+    if lead is None:
+        return 0
+    value = (leads.c.soft_bounces + 1) if kind == "bounce_soft" else 0
+    count = await session.scalar(
+        update(leads)
+        .where(leads.c.id == lead["id"])
+        .values(soft_bounces=value)
+        .returning(leads.c.soft_bounces)
+    )
+    return int(count or 0)
+
+
+def _reply(
+    org_id: uuid.UUID,
+    lead: dict[str, Any],
+    message_id: uuid.UUID,
+    reading: Reading,
+    intent: IntentReading | None,
+    decision: Decision,
+    received_at: datetime,
+) -> ReplyReceived:
+    assert decision.intent is not None
+    return ReplyReceived(
+        lead_id=lead["id"],
+        org_id=org_id,
+        channel="email",
+        subject=reading.subject[:998] or None,
+        snippet=" ".join(reading.text.split())[:SNIPPET],
+        intent=decision.intent,
+        temperature=decision.temperature,
+        received_at=received_at,
+        resume_at=decision.resume_at,
+        inbound_message_id=message_id,
+        confidence=intent.confidence if intent else None,
+        explanation=_explanation(reading, intent, decision),
+    )
+
+
+def _suppressed(decision: Decision, reading: Reading, lead: dict[str, Any] | None) -> list[str]:
+    """The addresses a decision suppresses: the lead's, else (a report about an
+    address we wrote to, an unknown sender asking out) the message's own."""
+    if decision.suppress is None:
+        return []
+    if lead is not None:
+        return [lead["email"]]
+    if decision.suppress == "bounce":
+        return sorted({a.lower() for a in reading.failed_recipients if "@" in a})[:20]
+    return [reading.sender.lower()] if reading.sender and "@" in reading.sender else []
+
+
+def _explanation(reading: Reading, intent: IntentReading | None, decision: Decision) -> str:
+    parts = [*reading.reasons]
+    if intent is not None:
+        parts.append(f"{intent.classifier}: {intent.explanation}")
+    if decision.note:
+        parts.append(decision.note)
+    return "; ".join(p for p in parts if p)[:4000]
+
+
+def _details(reading: Reading) -> dict[str, Any]:
+    return {
+        "message_id": reading.message_id,
+        "in_reply_to": reading.in_reply_to,
+        "recipients": reading.recipients[:50],
+        "failed_recipients": reading.failed_recipients[:50],
+        "return_date": reading.return_date.isoformat() if reading.return_date else None,
+        **reading.details,
+    }

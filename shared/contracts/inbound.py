@@ -1,0 +1,40 @@
+"""What inbound receives and what it asks other services to do.
+
+Inbound owns raw messages, their reading and its decisions; it changes the data of
+other services only through these commands (and ``reply.received``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from shared.contracts.base import Contract
+
+ReceivedVia = Literal["http", "imap", "smtp"]
+
+
+class InboundMessageStored(Contract):
+    """A raw message was stored (inbound, to itself): read it, match it, act on it.
+    The row is the truth; the job only wakes the worker up."""
+
+    message_name: ClassVar[str] = "inbound.message_stored"
+    version: int = 1
+
+    message_id: uuid.UUID
+    org_id: uuid.UUID
+    assistant_id: uuid.UUID
+
+
+class SuppressionRequested(Contract):
+    """Put an address on the org's suppression list (inbound → mailer): a hard
+    bounce, a complaint, an unsubscribe by reply or by the mailto link. The mailer
+    stops every sequence to it and announces ``suppression.added``."""
+
+    message_name: ClassVar[str] = "suppression.add_requested"
+    version: int = 1
+
+    org_id: uuid.UUID
+    email: str
+    reason: Literal["unsubscribe", "bounce", "complaint"]
+    requested_at: datetime

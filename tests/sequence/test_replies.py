@@ -1,0 +1,311 @@
+"""Answers reaching inbound stop, pause or end the sequence through the real workers:
+the lead's reply (matched by its thread or by its reply address), an out-of-office
+with a return date, a hard bounce, an unsubscribe to the mailto address, and mail
+that matches nobody (kept, visible, acting on no one)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from services.inbound.app import create_app as create_inbound
+from services.inbound.models import assistants, decisions, messages
+from services.inbound.settings import Settings as InboundSettings
+from services.inbound.worker import spec as inbound_spec
+from services.kit.db import Database, scope_to_all_orgs
+from services.kit.worker import running
+from services.mailer.models import suppressions
+from shared.contracts.leads import LeadUpserted
+from tests.sequence.conftest import Engine, eventually
+from tests.sequence.test_four_weeks import RECOMMENDED, by_lead, current, enroll
+from tests.support.apps import client_for
+
+
+@dataclass
+class Inbound:
+    client: httpx.AsyncClient
+    app: Any
+    database: Database
+
+    async def post(self, lead: LeadUpserted, raw: bytes) -> uuid.UUID:
+        async def known() -> bool:
+            return await self._secret(lead.assistant_id) is not None
+
+        await eventually(known)
+        secret = await self._secret(lead.assistant_id)
+        response = await self.client.post(
+            f"/v1/inbound/email/{lead.assistant_id}/{secret}", content=raw
+        )
+        assert response.status_code == 202, response.text
+        return uuid.UUID(response.json()["id"])
+
+    async def _secret(self, assistant_id: uuid.UUID) -> str | None:
+        async with self.database.transaction() as session:
+            await scope_to_all_orgs(session)
+            sealed = await session.scalar(
+                select(assistants.c.route_secret).where(assistants.c.id == assistant_id)
+            )
+        return None if sealed is None else str(self.app.state.secret_box.decrypt(sealed))
+
+    async def processed(self, message_id: uuid.UUID) -> dict[str, Any]:
+        async def done() -> bool:
+            return bool((await self.row(message_id))["status"] == "processed")
+
+        await eventually(done)
+        row = await self.row(message_id)
+        async with self.database.transaction() as session:
+            await scope_to_all_orgs(session)
+            decided = (
+                (
+                    await session.execute(
+                        select(decisions)
+                        .where(decisions.c.message_id == message_id)
+                        .order_by(decisions.c.id)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return {**row, "decision": dict(decided[-1])}
+
+    async def row(self, message_id: uuid.UUID) -> dict[str, Any]:
+        async with self.database.transaction() as session:
+            await scope_to_all_orgs(session)
+            found = (
+                (await session.execute(select(messages).where(messages.c.id == message_id)))
+                .mappings()
+                .one()
+            )
+            return dict(found)
+
+
+@pytest.fixture
+async def inbound(engine: Engine, service_env: dict[str, Any]) -> AsyncIterator[Inbound]:
+    settings = InboundSettings.model_validate({**service_env, "relay_poll_seconds": 0.05})
+    app = create_inbound(settings)
+    async with running(inbound_spec(settings), engine.database), client_for(app) as client:
+        yield Inbound(client, app, engine.database)
+
+
+def reply(
+    to: str,
+    *,
+    sender: str,
+    subject: str,
+    body: str,
+    in_reply_to: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    lines = [
+        f"From: {sender}",
+        f"To: {to}",
+        f"Subject: {subject}",
+        "Date: Mon, 23 Nov 2026 16:00:00 +0000",
+        f"Message-ID: <{uuid.uuid4().hex}@mail.test>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+    ]
+    if in_reply_to:
+        lines += [f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+async def first_message(engine: Engine, lead: LeadUpserted) -> Message:
+    await engine.tick((await current(engine, lead.lead_id))["next_send_at"])
+    [message] = by_lead(engine, lead.email)
+    return message
+
+
+async def status(engine: Engine, lead: LeadUpserted, expected: str) -> dict[str, Any]:
+    async def reached() -> bool:
+        return bool((await current(engine, lead.lead_id))["status"] == expected)
+
+    await eventually(reached)
+    return await current(engine, lead.lead_id)
+
+
+async def no_more_messages(engine: Engine, lead: LeadUpserted, after: datetime) -> None:
+    clock = after
+    while clock < after + timedelta(weeks=5):
+        clock += timedelta(hours=12)
+        await engine.tick(clock)
+    assert len(by_lead(engine, lead.email)) == 1
+
+
+async def test_a_reply_in_the_thread_stops_the_sequence_and_is_read_as_hot(
+    engine: Engine, inbound: Inbound
+) -> None:
+    lead = await enroll(engine, "sam@initech.test", RECOMMENDED)
+    opening = await first_message(engine, lead)
+
+    posted = await inbound.post(
+        lead,
+        reply(
+            opening["Reply-To"] or opening["From"],
+            sender="Sam <sam@initech.test>",
+            subject=f"Re: {opening['Subject']}",
+            body="Yes, I'm interested! Could you tell me more?\n\n"
+            f"On Mon, Ava wrote:\n> {opening['Subject']}",
+            in_reply_to=opening["Message-ID"],
+        ),
+    )
+
+    read = await inbound.processed(posted)
+    assert (read["kind"], read["lead_id"], read["matched_by"]) == ("human", lead.lead_id, "thread")
+    assert "On Mon, Ava wrote" not in read["text"]
+    assert (read["decision"]["intent"], read["decision"]["temperature"]) == ("interested", "hot")
+    assert (await status(engine, lead, "replied"))["next_send_at"] is None
+    await no_more_messages(engine, lead, datetime.now(UTC))
+
+
+async def test_a_reply_that_lost_its_headers_is_matched_by_the_reply_address(
+    engine: Engine, inbound: Inbound
+) -> None:
+    lead = await enroll(engine, "kim@hooli.test", RECOMMENDED)
+    opening = await first_message(engine, lead)
+    reply_to = opening["Reply-To"]
+    assert reply_to
+    assert "+" in reply_to
+
+    posted = await inbound.post(
+        lead,
+        reply(
+            reply_to,
+            sender="Kim <kim.private@elsewhere.test>",
+            subject="about your email",
+            body="Not interested, thanks.",
+        ),
+    )
+
+    read = await inbound.processed(posted)
+    assert (read["lead_id"], read["matched_by"]) == (lead.lead_id, "reply_address")
+    assert (read["decision"]["intent"], read["decision"]["temperature"]) == (
+        "not_interested",
+        "cold",
+    )
+    await status(engine, lead, "replied")
+
+
+async def test_an_out_of_office_pauses_until_the_business_day_after_the_return(
+    engine: Engine, inbound: Inbound
+) -> None:
+    lead = await enroll(engine, "lou@vandelay.test", RECOMMENDED)
+    opening = await first_message(engine, lead)
+
+    posted = await inbound.post(
+        lead,
+        reply(
+            opening["From"],
+            sender="lou@vandelay.test",
+            subject=f"Automatic reply: {opening['Subject']}",
+            body="I am out of the office until Friday 4 December 2026 with limited access "
+            "to email.",
+            in_reply_to=opening["Message-ID"],
+            headers={"Auto-Submitted": "auto-replied"},
+        ),
+    )
+
+    read = await inbound.processed(posted)
+    assert read["kind"] == "out_of_office"
+    paused = await status(engine, lead, "out_of_office")
+    assert paused["resume_at"] == datetime(2026, 12, 7, tzinfo=UTC)  # the Monday after
+
+    # Ticking through the absence sends nothing; after it, the sequence goes on.
+    clock = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    while clock < datetime(2026, 12, 7, tzinfo=UTC):
+        await engine.tick(clock)
+        clock += timedelta(hours=6)
+    assert len(by_lead(engine, lead.email)) == 1
+    while clock < datetime(2026, 12, 8, 12, tzinfo=UTC):
+        await engine.tick(clock)
+        clock += timedelta(hours=6)
+    assert len(by_lead(engine, lead.email)) == 2
+    assert (await current(engine, lead.lead_id))["status"] == "active"
+
+
+async def test_a_hard_bounce_suppresses_the_address_and_ends_the_sequence(
+    engine: Engine, inbound: Inbound
+) -> None:
+    lead = await enroll(engine, "gone@nowhere.test", RECOMMENDED)
+    opening = await first_message(engine, lead)
+    report = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.nowhere.test>\r\n"
+        f"To: {opening['From']}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Date: Mon, 23 Nov 2026 16:00:00 +0000\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@mx.nowhere.test>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
+        "\r\n--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.nowhere.test\r\n\r\n"
+        "Final-Recipient: rfc822; gone@nowhere.test\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {opening['Message-ID']}\r\nTo: gone@nowhere.test\r\n\r\n--B--\r\n"
+    ).encode()
+
+    read = await inbound.processed(await inbound.post(lead, report))
+
+    assert (read["kind"], read["lead_id"]) == ("bounce_hard", lead.lead_id)
+    await status(engine, lead, "bounced")
+
+    async def suppressed() -> bool:
+        async with engine.database.transaction() as session:
+            await scope_to_all_orgs(session)
+            rows = await session.execute(select(suppressions.c.email, suppressions.c.reason))
+            return [(r.email, r.reason) for r in rows] == [("gone@nowhere.test", "bounce")]
+
+    await eventually(suppressed)
+
+
+async def test_mail_to_the_unsubscribe_address_unsubscribes_the_sender(
+    engine: Engine, inbound: Inbound
+) -> None:
+    lead = await enroll(engine, "max@globex.test", RECOMMENDED)
+    opening = await first_message(engine, lead)
+    assert "mailto:" in opening["List-Unsubscribe"]
+
+    read = await inbound.processed(
+        await inbound.post(
+            lead,
+            reply(opening["From"], sender="max@globex.test", subject="unsubscribe", body=""),
+        )
+    )
+
+    assert read["decision"]["intent"] == "unsubscribe"
+    assert read["decision"]["classifier"] == "list-unsubscribe"
+    await status(engine, lead, "unsubscribed")
+
+
+async def test_mail_that_matches_no_lead_is_kept_and_changes_nothing(
+    engine: Engine, inbound: Inbound
+) -> None:
+    lead = await enroll(engine, "ana@acme.test", RECOMMENDED)
+    await first_message(engine, lead)
+
+    read = await inbound.processed(
+        await inbound.post(
+            lead,
+            reply(
+                "ava@acme.test",
+                sender="someone@unknown.test",
+                subject="Hello",
+                body="Are you hiring?",
+            ),
+        )
+    )
+
+    assert (read["lead_id"], read["decision"]["actions"]) == (None, ["kept: matches no lead"])
+    assert (await current(engine, lead.lead_id))["status"] == "active"
