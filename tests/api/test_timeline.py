@@ -99,3 +99,23 @@ async def test_the_lead_follows_its_sequence_messages_and_answers(stack: Stack) 
         "reply.received",
     ]  # each delivered twice, recorded once
     assert timeline["items"][3]["summary"] == "Replied (meeting request), now HOT"
+
+    # An out-of-office is no answer: the temperature stays, the return shows.
+    await deliver(
+        stack,
+        ReplyReceived(
+            lead_id=lead_id,
+            org_id=org.agent.org_id,
+            channel="email",
+            subject="Automatic reply: Quick question, Jo",
+            intent="out_of_office",
+            received_at=now + timedelta(seconds=3),
+            resume_at=datetime(2026, 12, 7, tzinfo=UTC),
+        ),
+    )
+    lead = (await stack.api.get(f"/v1/leads/{lead_id}", headers=org.agent.headers)).json()
+    assert lead["temperature"] == "hot"
+    timeline = (
+        await stack.api.get(f"/v1/leads/{lead_id}/timeline", headers=org.agent.headers)
+    ).json()
+    assert timeline["items"][4]["summary"] == ("Out of office; the sequence resumes 2026-12-07")

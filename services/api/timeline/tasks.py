@@ -70,6 +70,27 @@ async def on_message_sent(session: AsyncSession, call: JobCall[MessageSent]) -> 
     )
 
 
+_NOT_ANSWERS = {
+    "out_of_office": "Out of office",
+    "bounce_hard": "Bounced: the address does not exist",
+    "bounce_soft": "Bounced for now (mailbox full or delayed)",
+    "complaint": "Marked the message as spam",
+}
+
+
+def reply_summary(event: ReplyReceived) -> str:
+    """One line for the timeline: what came back and what it changed."""
+    if event.intent in _NOT_ANSWERS:
+        summary = _NOT_ANSWERS[event.intent]
+    else:
+        summary = f"Replied ({event.intent.replace('_', ' ')})"
+        if event.temperature:
+            summary += f", now {event.temperature.upper()}"
+    if event.resume_at is not None:
+        summary += f"; the sequence resumes {event.resume_at.date().isoformat()}"
+    return summary
+
+
 async def on_reply_received(session: AsyncSession, call: JobCall[ReplyReceived]) -> None:
     """The lead answered: its temperature follows, and the answer joins the timeline."""
     event = call.payload
@@ -85,10 +106,20 @@ async def on_reply_received(session: AsyncSession, call: JobCall[ReplyReceived])
             org_id=event.org_id,
             lead_id=event.lead_id,
             kind="reply.received",
-            summary=f"Replied ({event.intent.replace('_', ' ')})"
-            + (f", now {event.temperature.upper()}" if event.temperature else ""),
+            summary=reply_summary(event),
             data=event.model_dump(
-                mode="json", include={"channel", "subject", "snippet", "intent", "temperature"}
+                mode="json",
+                include={
+                    "channel",
+                    "subject",
+                    "snippet",
+                    "intent",
+                    "temperature",
+                    "resume_at",
+                    "confidence",
+                    "explanation",
+                    "inbound_message_id",
+                },
             ),
             occurred_at=event.received_at,
         )
