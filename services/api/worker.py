@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.api.imports.tasks import import_jobs
+from services.api.leads.tasks import lead_jobs
 from services.api.models import outbox
 from services.api.settings import Settings
 from services.api.timeline.tasks import timeline_jobs
@@ -15,7 +16,7 @@ def spec(settings: Settings | None = None) -> WorkerSpec:
     settings = settings or Settings()
     return WorkerSpec(
         settings=settings,
-        functions=[*user_jobs(), *timeline_jobs(), *import_jobs(settings)],
+        functions=[*user_jobs(), *timeline_jobs(), *import_jobs(settings), *lead_jobs()],
         outbox=outbox,
     )
 

@@ -38,3 +38,20 @@ class SuppressionRequested(Contract):
     email: str
     reason: Literal["unsubscribe", "bounce", "complaint"]
     requested_at: datetime
+
+
+class LeadCreateRequested(Contract):
+    """Add a lead (inbound → api): someone a lead referred us to. The api creates it
+    as any lead (one per email per assistant) and enrolls it on the assistant's
+    default schedule."""
+
+    message_name: ClassVar[str] = "lead.create_requested"
+    version: int = 1
+
+    org_id: uuid.UUID
+    assistant_id: uuid.UUID
+    owner_id: uuid.UUID
+    email: str
+    source: Literal["referral", "emailcc"]
+    referred_by: uuid.UUID | None = None
+    requested_at: datetime

@@ -84,6 +84,8 @@ class EnrollmentCommand(Contract):
     until: datetime | None = None
     requested_by: uuid.UUID | None = None
     requested_at: datetime
+    # Why, when not a user's own request (a colleague at the same company answered).
+    reason: str | None = None
 
     @model_validator(mode="after")
     def _until_with_pause_until(self) -> EnrollmentCommand:

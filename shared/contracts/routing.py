@@ -11,7 +11,11 @@ from types import MappingProxyType
 from shared.contracts.assistants import AssistantUpserted
 from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
 from shared.contracts.imports import LeadImportRequested
-from shared.contracts.inbound import InboundMessageStored, SuppressionRequested
+from shared.contracts.inbound import (
+    InboundMessageStored,
+    LeadCreateRequested,
+    SuppressionRequested,
+)
 from shared.contracts.jobs import SendEmail
 from shared.contracts.leads import EnrollmentCommand, EnrollmentRequested, LeadUpserted
 from shared.contracts.sequence import (
@@ -49,6 +53,8 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         # suppress the addresses that bounced, complained or unsubscribed.
         SuppressionRequested.message_name: ("mailer",),
         InboundMessageStored.message_name: ("inbound",),
+        # ...and the api to add the leads a referral names.
+        LeadCreateRequested.message_name: ("api",),
         # The api runs its own CSV imports in its worker.
         LeadImportRequested.message_name: ("api",),
     }

@@ -18,14 +18,15 @@ from sqlalchemy import select
 
 from services.inbound.app import create_app as create_inbound
 from services.inbound.models import assistants, decisions, messages
+from services.inbound.models import outbox as inbound_outbox
 from services.inbound.settings import Settings as InboundSettings
 from services.inbound.worker import spec as inbound_spec
 from services.kit.db import Database, scope_to_all_orgs
 from services.kit.worker import running
 from services.mailer.models import suppressions
-from shared.contracts.leads import LeadUpserted
-from tests.sequence.conftest import Engine, eventually
-from tests.sequence.test_four_weeks import RECOMMENDED, by_lead, current, enroll
+from shared.contracts.leads import EnrollmentRequested, LeadUpserted
+from tests.sequence.conftest import Engine, assistant_event, eventually, lead_event
+from tests.sequence.test_four_weeks import RECOMMENDED, START, by_lead, current, enroll
 from tests.support.apps import client_for
 
 
@@ -309,3 +310,77 @@ async def test_mail_that_matches_no_lead_is_kept_and_changes_nothing(
 
     assert (read["lead_id"], read["decision"]["actions"]) == (None, ["kept: matches no lead"])
     assert (await current(engine, lead.lead_id))["status"] == "active"
+
+
+async def test_an_answer_pauses_colleagues_and_a_referral_asks_for_a_new_lead(
+    engine: Engine, inbound: Inbound
+) -> None:
+    org, assistant_id, owner = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    sam = lead_event(org, assistant_id, owner, "sam@initech.test")
+    pat = lead_event(org, assistant_id, owner, "pat@initech.test")
+    elsewhere = lead_event(org, assistant_id, owner, "lee@hooli.test")
+    mailbox = assistant_event(org, assistant_id, owner, min_spacing_seconds=0)
+    await engine.announce(mailbox, sam, pat, elsewhere)
+
+    async def known() -> bool:
+        return all(
+            [await engine.knows(assistant_id, lead.lead_id) for lead in (sam, pat, elsewhere)]
+        )
+
+    await eventually(known)
+    await engine.announce(
+        *(
+            EnrollmentRequested(
+                lead_id=lead.lead_id,
+                org_id=org,
+                assistant_id=assistant_id,
+                owner_id=owner,
+                schedule=RECOMMENDED,
+                requested_at=START,
+            )
+            for lead in (sam, pat, elsewhere)
+        )
+    )
+
+    async def enrolled() -> bool:
+        return all([await engine.enrollment(lead.lead_id) for lead in (sam, pat, elsewhere)])
+
+    await eventually(enrolled)
+    opening = await first_message(engine, sam)
+
+    read = await inbound.processed(
+        await inbound.post(
+            sam,
+            reply(
+                opening["From"],
+                sender="sam@initech.test",
+                subject=f"Re: {opening['Subject']}",
+                body="I'm not the right person for this, please talk to jane@initech.test.",
+                in_reply_to=opening["Message-ID"],
+            ),
+        )
+    )
+
+    assert read["decision"]["intent"] == "referral"
+    assert read["decision"]["actions"] == [
+        "stop",
+        "pause 1 other lead(s) at initech.test",
+        "new lead jane@initech.test (referral)",
+    ]
+    await status(engine, sam, "replied")
+    paused = await status(engine, pat, "paused")
+    assert paused["reason"] == "pause requested"
+    assert (await current(engine, elsewhere.lead_id))["status"] == "active"
+    async with engine.database.transaction() as session:
+        await scope_to_all_orgs(session)
+        asked = [
+            r.payload
+            for r in await session.execute(
+                select(inbound_outbox.c.payload).where(
+                    inbound_outbox.c.name == "lead.create_requested"
+                )
+            )
+        ]
+    assert [(a["email"], a["owner_id"], a["referred_by"]) for a in asked] == [
+        ("jane@initech.test", str(owner), str(sam.lead_id))
+    ]

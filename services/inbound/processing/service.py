@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbound.models import decisions, leads, messages, outbox
-from services.inbound.processing import matching
+from services.inbound.processing import followups, matching
 from services.inbound.processing.decisions import Decision, decide
 from services.inbound.processing.reading import Classify, IntentReading, Reader, Reading
 from services.kit.db import Database, scope_to_org
@@ -144,6 +144,15 @@ async def _act(
         events.append(
             (_reply(org_id, lead, message_id, reading, intent, decision, received_at), org_id)
         )
+    if lead is not None and reading.kind == "human":
+        commands, action = await followups.colleagues(session, lead, received_at)
+        events += [(c, org_id) for c in commands]
+        if action:
+            actions.append(action)
+        referred = followups.referral(lead, intent, received_at)
+        if referred is not None:
+            events.append((referred, org_id))
+            actions.append(f"new lead {referred.email} (referral)")
     for address in _suppressed(decision, reading, lead):
         events.append(
             (

@@ -173,12 +173,14 @@ async def command(session: AsyncSession, command: EnrollmentCommand) -> None:
     if action in ("pause", "pause_until") and status in ("active", *PAUSED):
         row.update(status="paused", resume_at=command.until, reason=f"{action} requested")
         reason = "paused" + (f" until {command.until.isoformat()}" if command.until else "")
+        if command.reason:
+            reason += f": {command.reason}"
     elif action == "resume" and status in PAUSED:
         row = await resume(session, row, at)
         reason = "resumed"
     elif action == "stop" and status in ("active", *PAUSED):
         row.update(status="stopped", next_send_at=None, resume_at=None, reason="stopped")
-        reason = "stopped by request"
+        reason = f"stopped: {command.reason}" if command.reason else "stopped by request"
     elif action == "continue" and status in FINAL - CLOSED:
         row = await _plan(session, {**row, "generation": row["generation"] + 1}, at)
         row["reason"] = "continued"

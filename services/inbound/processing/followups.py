@@ -1,0 +1,85 @@
+"""What a lead's answer sets off beyond its own sequence: the assistant's other leads
+at the same company (paused, stopped or left alone, per the assistant's setting), and
+the new lead a referral names."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.inbound.models import assistants, leads
+from services.inbound.processing.reading import IntentReading
+from shared.contracts.inbound import LeadCreateRequested
+from shared.contracts.leads import EnrollmentCommand
+
+MAX_COLLEAGUES = 500
+
+
+async def colleagues(
+    session: AsyncSession, lead: dict[str, Any], received_at: datetime
+) -> tuple[list[EnrollmentCommand], str | None]:
+    """Commands for the assistant's other leads at the answering lead's company (a free
+    mail domain is no company), and the action recorded (None: nothing to do)."""
+    domain = lead["company_domain"]
+    if not domain:
+        return [], None
+    data = await session.scalar(
+        select(assistants.c.data).where(
+            assistants.c.org_id == lead["org_id"], assistants.c.id == lead["assistant_id"]
+        )
+    )
+    policy = (data or {}).get("company_reply_policy", "pause")
+    if policy not in ("pause", "stop"):
+        return [], None
+    others = list(
+        await session.scalars(
+            select(leads.c.id)
+            .where(
+                leads.c.org_id == lead["org_id"],
+                leads.c.assistant_id == lead["assistant_id"],
+                leads.c.company_domain == domain,
+                leads.c.id != lead["id"],
+                leads.c.deleted.is_(False),
+            )
+            .order_by(leads.c.id)
+            .limit(MAX_COLLEAGUES)
+        )
+    )
+    if not others:
+        return [], None
+    reason = f"{lead['email']} at {domain} answered"
+    commands = [
+        EnrollmentCommand(
+            lead_id=other,
+            org_id=lead["org_id"],
+            action=policy,
+            requested_at=received_at,
+            reason=reason,
+        )
+        for other in others
+    ]
+    return commands, f"{policy} {len(others)} other lead(s) at {domain}"
+
+
+def referral(
+    lead: dict[str, Any], intent: IntentReading | None, received_at: datetime
+) -> LeadCreateRequested | None:
+    """The lead the answer refers us to, when it names an address other than its own."""
+    if intent is None or intent.intent != "referral" or not intent.referral_email:
+        return None
+    email = intent.referral_email.strip().lower()
+    if "@" not in email or email == lead["email"]:
+        return None
+    return LeadCreateRequested(
+        org_id=lead["org_id"],
+        assistant_id=lead["assistant_id"],
+        owner_id=lead["owner_id"],
+        email=email,
+        source="referral",
+        referred_by=uuid.UUID(str(lead["id"])),
+        requested_at=received_at,
+    )
