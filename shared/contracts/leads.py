@@ -92,3 +92,23 @@ class EnrollmentCommand(Contract):
         if (self.action == "pause_until") != (self.until is not None):
             raise ValueError("`until` is given with pause_until, and only then")
         return self
+
+
+class LeadHeated(Contract):
+    """A lead turned WARM or HOT by its answer (api): its owner is told (email now;
+    WhatsApp, in-app and CRM webhooks consume this event in their issue)."""
+
+    message_name: ClassVar[str] = "lead.heated"
+    version: int = 1
+
+    lead_id: uuid.UUID
+    org_id: uuid.UUID
+    assistant_id: uuid.UUID
+    owner_id: uuid.UUID
+    email: str
+    name: str | None = None
+    company: str | None = None
+    temperature: Literal["warm", "hot"]
+    intent: str
+    snippet: str = ""
+    occurred_at: datetime

@@ -17,7 +17,12 @@ from shared.contracts.inbound import (
     SuppressionRequested,
 )
 from shared.contracts.jobs import SendEmail
-from shared.contracts.leads import EnrollmentCommand, EnrollmentRequested, LeadUpserted
+from shared.contracts.leads import (
+    EnrollmentCommand,
+    EnrollmentRequested,
+    LeadHeated,
+    LeadUpserted,
+)
 from shared.contracts.sequence import (
     EmailSuppressed,
     EnrollmentUpdated,
@@ -55,6 +60,9 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         InboundMessageStored.message_name: ("inbound",),
         # ...and the api to add the leads a referral names.
         LeadCreateRequested.message_name: ("api",),
+        # Owner notifications beyond email (WhatsApp, in-app, CRM webhooks) subscribe in
+        # their issue; the api sends the email itself.
+        LeadHeated.message_name: (),
         # The api runs its own CSV imports in its worker.
         LeadImportRequested.message_name: ("api",),
     }

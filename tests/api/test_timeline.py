@@ -7,7 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
+from services.api.models import outbox
 from services.api.worker import spec as api_worker
+from services.kit.db import scope_to_all_orgs
 from shared.contracts import EventEnvelope
 from shared.contracts.base import Contract
 from shared.contracts.sequence import EnrollmentUpdated, MessageSent, ReplyReceived
@@ -28,6 +32,7 @@ async def deliver(stack: Stack, event: Contract) -> None:
         "database": stack.database,
         "service": "api",
         "job_id": f"{raw['id']}:api",
+        "settings": stack.api_app.state.settings,
     }
     for job_try in (1, 2):
         await functions[event.message_name].coroutine({**ctx, "job_try": job_try}, raw)
@@ -99,6 +104,25 @@ async def test_the_lead_follows_its_sequence_messages_and_answers(stack: Stack) 
         "reply.received",
     ]  # each delivered twice, recorded once
     assert timeline["items"][3]["summary"] == "Replied (meeting request), now HOT"
+    # The owner hears of it at once (once, though the reply was delivered twice).
+    async with stack.database.transaction() as session:
+        await scope_to_all_orgs(session)
+        sent = [
+            (r.name, r.payload)
+            for r in await session.execute(
+                select(outbox.c.name, outbox.c.payload).where(
+                    outbox.c.name.in_(["send_email", "lead.heated"])
+                )
+            )
+        ]
+    [(_, mail)] = [s for s in sent if s[0] == "send_email"]
+    assert (mail["to"], mail["subject"]) == (
+        org.agent.email,
+        "HOT: jo@x.example asks for a meeting",
+    )
+    assert "Sure, can we talk Thursday?" in mail["text"]
+    [(_, heated)] = [s for s in sent if s[0] == "lead.heated"]
+    assert (heated["owner_id"], heated["temperature"]) == (str(org.agent.user_id), "hot")
 
     # An out-of-office is no answer: the temperature stays, the return shows.
     await deliver(

@@ -8,6 +8,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.models import Lead, LeadEvent, inbox
+from services.api.notifications import service as notifications
+from services.api.settings import Settings
 from services.kit.db import scope_to_org
 from services.kit.jobs import JobCall, transactional
 from shared.contracts.sequence import (
@@ -96,11 +98,24 @@ async def on_reply_received(session: AsyncSession, call: JobCall[ReplyReceived])
     event = call.payload
     await scope_to_org(session, event.org_id)
     if event.temperature is not None:
-        await session.execute(
+        lead = await session.scalar(
             update(Lead)
             .where(Lead.org_id == event.org_id, Lead.id == event.lead_id)
             .values(temperature=event.temperature)
+            .returning(Lead)
         )
+        if lead is not None:
+            settings: Settings = call.ctx["settings"]
+            await notifications.lead_heated(
+                session,
+                lead,
+                temperature=event.temperature,
+                intent=event.intent,
+                snippet=event.snippet,
+                event_id=call.envelope.id,
+                occurred_at=event.received_at,
+                base_url=settings.public_base_url,
+            )
     session.add(
         LeadEvent(
             org_id=event.org_id,

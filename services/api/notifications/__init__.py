@@ -1,0 +1,1 @@
+"""Telling a lead's owner what matters: a lead turned WARM or HOT."""
