@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from services.inbound.inbox import service
-from services.inbound.inbox.schemas import InboundRoute, MessageDetail, MessageRead
+from services.inbound.inbox.schemas import Correction, InboundRoute, MessageDetail, MessageRead
+from services.inbound.processing.tasks import policy
 from services.inbound.settings import Settings
 from services.kit.auth import PrincipalDep
 from services.kit.pagination import Page, PageDep, page_of
@@ -77,4 +78,26 @@ async def get_route(
         request.app.state.secret_box,
         assistant_id,
         settings.route_base_url or settings.public_base_url,
+    )
+
+
+@router.post(
+    "/v1/inbound/messages/{message_id}/corrections",
+    operation_id="correct_received_message",
+    response_model=MessageDetail,
+    status_code=201,
+    responses={409: {"description": "The message has not been read yet, or was refused."}},
+)
+async def correct_message(
+    message_id: uuid.UUID,
+    body: Correction,
+    request: Request,
+    principal: PrincipalDep,
+    session: OrgSessionDep,
+) -> MessageDetail:
+    """Say what the message really is (a human answer with this intent): a new
+    decision is recorded, by you, and its actions run again: the temperature follows,
+    an unsubscribe suppresses the address, a stop already made stays made."""
+    return await service.correct(
+        session, principal, message_id, body, policy(request.app.state.settings)
     )

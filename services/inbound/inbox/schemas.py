@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class DecisionRead(BaseModel):
@@ -57,3 +57,20 @@ class InboundRoute(BaseModel):
     url: str = Field(description="POST raw messages here; the secret is in the path")
     signed_url: str = Field(description="POST here with a webhook-signature instead")
     secret: str
+
+
+class Correction(BaseModel):
+    """What the message really is: a human answer with this intent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    intent: Literal[
+        "interested",
+        "meeting_request",
+        "brochure_request",
+        "question",
+        "referral",
+        "not_now",
+        "not_interested",
+        "unsubscribe",
+    ]

@@ -9,14 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbound.inbox import policies, repository
 from services.inbound.inbox.schemas import (
+    Correction,
     DecisionRead,
     InboundRoute,
     MessageDetail,
     MessageRead,
 )
+from services.inbound.processing import service as processing
+from services.inbound.processing.service import Policy
 from services.kit.auth import Principal
 from services.kit.crypto import SecretBox
-from services.kit.errors import Forbidden, NotFound
+from services.kit.errors import Conflict, Forbidden, NotFound
 
 
 async def _assistant(
@@ -88,3 +91,23 @@ async def route(
     return InboundRoute(
         assistant_id=assistant_id, url=f"{signed}/{secret}", signed_url=signed, secret=secret
     )
+
+
+async def correct(
+    session: AsyncSession,
+    principal: Principal,
+    message_id: uuid.UUID,
+    body: Correction,
+    policy: Policy,
+) -> MessageDetail:
+    """Correct a message's classification; its actions run again."""
+    row = await repository.message(session, principal.org_id, message_id)
+    if row is None:
+        raise NotFound("No such message.")
+    await _assistant(session, principal, row["assistant_id"])
+    done = await processing.correct(
+        session, principal.org_id, message_id, body.intent, by=principal.user_id, policy=policy
+    )
+    if not done:
+        raise Conflict("This message has not been read yet (or was refused): nothing to correct.")
+    return await get(session, principal, message_id)

@@ -22,7 +22,7 @@ from services.kit.ids import new_id
 from services.kit.outbox import publish_many
 from shared.contracts import Contract
 from shared.contracts.inbound import SuppressionRequested
-from shared.contracts.sequence import ReplyReceived
+from shared.contracts.sequence import Intent, ReplyReceived
 
 log = structlog.get_logger()
 
@@ -126,8 +126,53 @@ async def _act(
             recipients=reading.recipients,
             sender=reading.sender,
         )
-    lead = await _lead(session, match.lead_id) if match else None
+    lead = await lead_of(session, match.lead_id) if match else None
     soft_bounces = await _count_soft_bounce(session, lead, reading.kind)
+    actions = await decide_and_announce(
+        session,
+        org_id,
+        message_id,
+        reading,
+        intent,
+        lead,
+        policy=policy,
+        received_at=received_at,
+        soft_bounces=soft_bounces,
+    )
+    await session.execute(
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(
+            status="processed",
+            processed_at=datetime.now(UTC),
+            kind=reading.kind,
+            lead_id=lead["id"] if lead else None,
+            matched_by=match.by if match else None,
+            from_address=(reading.sender or "")[:320] or None,
+            subject=reading.subject[:2000],
+            text=reading.text[:MAX_TEXT],
+            reason="; ".join(reading.reasons)[:4000],
+            details=_details(reading),
+        )
+    )
+    log.info("inbound_processed", kind=reading.kind, matched=bool(lead), actions=actions)
+
+
+async def decide_and_announce(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    message_id: uuid.UUID,
+    reading: Reading,
+    intent: IntentReading | None,
+    lead: dict[str, Any] | None,
+    *,
+    policy: Policy,
+    received_at: datetime,
+    soft_bounces: int = 0,
+    decided_by: uuid.UUID | None = None,
+) -> list[str]:
+    """Decide about a read message from ``lead`` (None: matched nobody), record the
+    decision and announce what it sets off; the actions taken."""
     decision = decide(
         reading.kind,
         intent=intent.intent if intent else None,
@@ -182,29 +227,14 @@ async def _act(
             explanation=_explanation(reading, intent, decision),
             temperature=decision.temperature,
             actions=actions,
-        )
-    )
-    await session.execute(
-        update(messages)
-        .where(messages.c.id == message_id)
-        .values(
-            status="processed",
-            processed_at=datetime.now(UTC),
-            kind=reading.kind,
-            lead_id=lead["id"] if lead else None,
-            matched_by=match.by if match else None,
-            from_address=(reading.sender or "")[:320] or None,
-            subject=reading.subject[:2000],
-            text=reading.text[:MAX_TEXT],
-            reason="; ".join(reading.reasons)[:4000],
-            details=_details(reading),
+            decided_by=decided_by,
         )
     )
     await publish_many(session, outbox, events)
-    log.info("inbound_processed", kind=reading.kind, matched=bool(lead), actions=actions)
+    return actions
 
 
-async def _lead(session: AsyncSession, lead_id: uuid.UUID) -> dict[str, Any] | None:
+async def lead_of(session: AsyncSession, lead_id: uuid.UUID) -> dict[str, Any] | None:
     row = (await session.execute(select(leads).where(leads.c.id == lead_id))).mappings().first()
     return dict(row) if row else None
 
@@ -279,3 +309,50 @@ def _details(reading: Reading) -> dict[str, Any]:
         "return_date": reading.return_date.isoformat() if reading.return_date else None,
         **reading.details,
     }
+
+
+async def correct(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    message_id: uuid.UUID,
+    intent: Intent,
+    *,
+    by: uuid.UUID,
+    policy: Policy,
+) -> bool:
+    """A user says what the message really is (a human answer with ``intent``): the
+    decision is taken again and its actions run again (a stop already made stays made;
+    the temperature, suppression and the rest follow the new intent). False when the
+    message has not been read yet."""
+    row = (
+        (
+            await session.execute(
+                select(messages).where(messages.c.org_id == org_id, messages.c.id == message_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or row["status"] != "processed":
+        return False
+    lead = await lead_of(session, row["lead_id"]) if row["lead_id"] else None
+    reading = Reading(
+        kind="human",
+        subject=row["subject"] or "",
+        text=row["text"] or "",
+        sender=row["from_address"],
+    )
+    corrected = IntentReading(intent, 1.0, "correction", f"corrected by user {by}")
+    await decide_and_announce(
+        session,
+        org_id,
+        message_id,
+        reading,
+        corrected,
+        lead,
+        policy=policy,
+        received_at=row["received_at"],
+        decided_by=by,
+    )
+    await session.execute(update(messages).where(messages.c.id == message_id).values(kind="human"))
+    return True
