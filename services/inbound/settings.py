@@ -40,3 +40,10 @@ class Settings(ServiceSettings):
     llm_model: str = "gpt-4o-mini"
     llm_api_key: SecretStr | None = None
     llm_timeout_seconds: float = 10.0
+    # The SMTP receiver (``intake/receiver.py``), for deployments that point MX at
+    # Pursuit: it runs in the inbound worker, with LMTP instead when ``smtp_lmtp``.
+    # No STARTTLS or AUTH: it takes mail only for the assistants' own mailboxes.
+    smtp_enabled: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_lmtp: bool = False

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from arq.cron import cron
 
+from services.inbound.intake.receiver import SmtpReceiver
 from services.inbound.intents import warm_up
 from services.inbound.intents.classifier import build_classifier
 from services.inbound.models import outbox
@@ -43,9 +44,14 @@ async def prepare(ctx: dict[str, Any]) -> None:
         )
     )
     await asyncio.to_thread(warm_up)  # dateparser loads its data: not on the loop
+    if settings.smtp_enabled:  # last, so a failure above leaves no listener behind
+        ctx["smtp_receiver"] = receiver = SmtpReceiver.from_settings(ctx["database"], settings)
+        await receiver.start()
 
 
 async def close(ctx: dict[str, Any]) -> None:
+    if "smtp_receiver" in ctx:  # first: its stores under way commit while the pool is open
+        await ctx["smtp_receiver"].stop()
     await ctx["http"].aclose()
     await ctx["understanding"].close()
 
