@@ -162,3 +162,26 @@ suppressions = Table(
 )
 
 TENANT_TABLES = ("assistants", "leads", "sequence_sends", "stops", "suppressions")
+
+
+# Answers to a lead's reply (the brochure, the calendar link): one row per command,
+# keyed by its ``answer_id``, moving like a send (``queued → transmitting → sent |
+# failed | bounced | unknown``); a crash while transmitting is never resent.
+answers = Table(
+    "answers",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("assistant_id", Uuid, nullable=False),
+    Column("lead_id", Uuid, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("status", String(16), nullable=False, server_default="queued"),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(
+        "status IN ('queued', 'transmitting', 'sent', 'failed', 'bounced', 'unknown')",
+        name="status",
+    ),
+)

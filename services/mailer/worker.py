@@ -5,6 +5,7 @@ from __future__ import annotations
 from arq.cron import cron
 
 from services.kit.worker import WorkerSpec, serve_worker
+from services.mailer.answers.tasks import answer_jobs
 from services.mailer.models import outbox
 from services.mailer.readmodels import readmodel_jobs
 from services.mailer.sequence.tasks import prepare, sequence_jobs, sweep_sequence
@@ -23,6 +24,7 @@ def spec(settings: Settings | None = None) -> WorkerSpec:
             *sequence_jobs(settings),
             *readmodel_jobs(),
             *suppression_jobs(),
+            *answer_jobs(),
         ],
         cron_jobs=[
             sweep_cron(),

@@ -55,3 +55,24 @@ class LeadCreateRequested(Contract):
     source: Literal["referral", "emailcc"]
     referred_by: uuid.UUID | None = None
     requested_at: datetime
+
+
+class AnswerRequested(Contract):
+    """Answer the lead in its thread (inbound → mailer): the brochure it asked for, or
+    the calendar link to book a meeting. Not a step of the sequence: a stop does not
+    hold it back. ``answer_id`` makes a redelivered command send nothing twice."""
+
+    message_name: ClassVar[str] = "answer.requested"
+    version: int = 1
+
+    answer_id: uuid.UUID
+    org_id: uuid.UUID
+    assistant_id: uuid.UUID
+    lead_id: uuid.UUID
+    kind: Literal["brochure", "calendar"]
+    url: str
+    subject: str
+    # The lead's message and the thread before it (Message-IDs without brackets).
+    in_reply_to: str | None = None
+    references: list[str] = []
+    requested_at: datetime

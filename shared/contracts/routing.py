@@ -12,6 +12,7 @@ from shared.contracts.assistants import AssistantUpserted
 from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
 from shared.contracts.imports import LeadImportRequested
 from shared.contracts.inbound import (
+    AnswerRequested,
     InboundMessageStored,
     LeadCreateRequested,
     SuppressionRequested,
@@ -57,6 +58,7 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         # Inbound reads what it stored in its own worker, and asks the mailer to
         # suppress the addresses that bounced, complained or unsubscribed.
         SuppressionRequested.message_name: ("mailer",),
+        AnswerRequested.message_name: ("mailer",),
         InboundMessageStored.message_name: ("inbound",),
         # ...and the api to add the leads a referral names.
         LeadCreateRequested.message_name: ("api",),

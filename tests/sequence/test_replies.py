@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
@@ -134,12 +135,14 @@ async def status(engine: Engine, lead: LeadUpserted, expected: str) -> dict[str,
     return await current(engine, lead.lead_id)
 
 
-async def no_more_messages(engine: Engine, lead: LeadUpserted, after: datetime) -> None:
+async def no_more_messages(
+    engine: Engine, lead: LeadUpserted, after: datetime, expected: int = 1
+) -> None:
     clock = after
     while clock < after + timedelta(weeks=5):
         clock += timedelta(hours=12)
         await engine.tick(clock)
-    assert len(by_lead(engine, lead.email)) == 1
+    assert len(by_lead(engine, lead.email)) == expected
 
 
 async def test_a_reply_in_the_thread_stops_the_sequence_and_is_read_as_hot(
@@ -148,24 +151,34 @@ async def test_a_reply_in_the_thread_stops_the_sequence_and_is_read_as_hot(
     lead = await enroll(engine, "sam@initech.test", RECOMMENDED)
     opening = await first_message(engine, lead)
 
-    posted = await inbound.post(
-        lead,
-        reply(
-            opening["Reply-To"] or opening["From"],
-            sender="Sam <sam@initech.test>",
-            subject=f"Re: {opening['Subject']}",
-            body="Yes, I'm interested! Could you tell me more?\n\n"
-            f"On Mon, Ava wrote:\n> {opening['Subject']}",
-            in_reply_to=opening["Message-ID"],
-        ),
+    answer = reply(
+        opening["Reply-To"] or opening["From"],
+        sender="Sam <sam@initech.test>",
+        subject=f"Re: {opening['Subject']}",
+        body="Yes, I'm interested! Could you tell me more?\n\n"
+        f"On Mon, Ava wrote:\n> {opening['Subject']}",
+        in_reply_to=opening["Message-ID"],
     )
+    posted = await inbound.post(lead, answer)
 
     read = await inbound.processed(posted)
     assert (read["kind"], read["lead_id"], read["matched_by"]) == ("human", lead.lead_id, "thread")
     assert "On Mon, Ava wrote" not in read["text"]
     assert (read["decision"]["intent"], read["decision"]["temperature"]) == ("interested", "hot")
     assert (await status(engine, lead, "replied"))["next_send_at"] is None
-    await no_more_messages(engine, lead, datetime.now(UTC))
+
+    # The assistant answers in the thread with its calendar link (not a sequence step).
+    async def answered() -> bool:
+        return len(by_lead(engine, lead.email)) == 2
+
+    await eventually(answered)
+    calendar = by_lead(engine, lead.email)[1]
+    answered_id = message_from_bytes(answer)["Message-ID"]
+    assert calendar["In-Reply-To"] == answered_id
+    assert opening["Message-ID"] in calendar["References"]
+    assert calendar["Subject"] == f"Re: {opening['Subject']}"
+    assert "https://cal.acme.test/ava" in calendar.as_string()
+    await no_more_messages(engine, lead, datetime.now(UTC), expected=2)
 
 
 async def test_a_reply_that_lost_its_headers_is_matched_by_the_reply_address(

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbound.models import assistants, leads
-from services.inbound.processing.reading import IntentReading
-from shared.contracts.inbound import LeadCreateRequested
+from services.inbound.processing.reading import IntentReading, Reading
+from shared.contracts.inbound import AnswerRequested, LeadCreateRequested
 from shared.contracts.leads import EnrollmentCommand
 
 MAX_COLLEAGUES = 500
@@ -81,5 +81,51 @@ def referral(
         email=email,
         source="referral",
         referred_by=uuid.UUID(str(lead["id"])),
+        requested_at=received_at,
+    )
+
+
+def _re(subject: str) -> str:
+    bare = subject.strip()
+    while bare[:3].lower() in ("re:", "aw:", "sv:") or bare[:4].lower() == "fwd:":
+        bare = bare.split(":", 1)[1].strip()
+    return f"Re: {bare}" if bare else "Re: your message"
+
+
+async def answer(
+    session: AsyncSession,
+    lead: dict[str, Any],
+    intent: IntentReading | None,
+    reading: Reading,
+    message_id: uuid.UUID,
+    received_at: datetime,
+) -> AnswerRequested | None:
+    """The assistant's answer in the thread: the brochure to a brochure request, the
+    calendar link to a meeting request or an interested lead (when the assistant has
+    one)."""
+    if intent is None:
+        return None
+    data = await session.scalar(
+        select(assistants.c.data).where(
+            assistants.c.org_id == lead["org_id"], assistants.c.id == lead["assistant_id"]
+        )
+    )
+    data = data or {}
+    if intent.intent == "brochure_request" and data.get("brochure_url"):
+        kind, url = "brochure", str(data["brochure_url"])
+    elif intent.intent in ("meeting_request", "interested") and data.get("calendar_url"):
+        kind, url = "calendar", str(data["calendar_url"])
+    else:
+        return None
+    return AnswerRequested(
+        answer_id=uuid.uuid5(message_id, kind),
+        org_id=lead["org_id"],
+        assistant_id=lead["assistant_id"],
+        lead_id=lead["id"],
+        kind=kind,
+        url=url,
+        subject=_re(reading.subject),
+        in_reply_to=reading.message_id,
+        references=[r for r in reading.references if r][-20:],
         requested_at=received_at,
     )

@@ -194,6 +194,10 @@ async def decide_and_announce(
         events += [(c, org_id) for c in commands]
         if action:
             actions.append(action)
+        answering = await followups.answer(session, lead, intent, reading, message_id, received_at)
+        if answering is not None:
+            events.append((answering, org_id))
+            actions.append(f"answer with the {answering.kind} link")
         referred = followups.referral(lead, intent, received_at)
         if referred is not None:
             events.append((referred, org_id))

@@ -71,7 +71,7 @@ def new_message_id(sender: str) -> str:
     return f"<{new_id()}@{domain}>"
 
 
-def _smtp_of(assistant: AssistantUpserted, out: Outbound) -> tuple[SmtpConfig, str]:
+def smtp_of(assistant: AssistantUpserted, out: Outbound) -> tuple[SmtpConfig, str]:
     server = assistant.mailbox.smtp
     if server is None or not assistant.email:
         sender = assistant.email or email.utils.parseaddr(out.default_sender)[1]
@@ -159,7 +159,7 @@ async def send_batch(
         return result
     assistant = AssistantUpserted.model_validate(stored_assistant["data"])
     try:
-        smtp, sender = _smtp_of(assistant, out)
+        smtp, sender = smtp_of(assistant, out)
     except SecretUnreadable:
         smtp, sender = out.default_smtp, ""
     pending: list[Contract] = []

@@ -17,6 +17,7 @@ from services.kit.db import Database, scope_to_all_orgs, scope_to_org
 from services.kit.jobs import JobCall, stepwise, transactional
 from services.kit.outbox import publish_many
 from services.kit.queue import Queue
+from services.mailer.answers import service as answers
 from services.mailer.models import inbox, outbox
 from services.mailer.sequence import repository
 from services.mailer.sequence.service import Outbound, send_batch
@@ -127,6 +128,9 @@ async def sweep_sequence(ctx: dict[str, Any]) -> None:
             for r in stuck
         ]
         await publish_many(session, outbox, events)
+        await answers.mark_stuck_unknown(
+            session, timedelta(seconds=2 * settings.smtp_timeout_seconds + 60)
+        )
         stale = await repository.stale_queued(
             session, timedelta(seconds=settings.retry_max_seconds + 300), 1000
         )
