@@ -12,7 +12,8 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from services.mailer.sequence.writer import LlmConfig, Written, write
+from services.kit.llm import LlmConfig
+from services.mailer.sequence.writer import Written, write
 from shared.renderer import (
     BOOK_A_MEETING,
     SAMPLE_ASSISTANT,

@@ -13,9 +13,9 @@ from services.inbound.intents.classifier import (
     build_classifier,
 )
 from services.inbound.intents.dates import warm_up
-from services.inbound.intents.llm import LlmConfig
 from services.inbound.intents.model import LANGUAGES, Intent, IntentResult, Language
 from services.inbound.intents.rules import DEFAULT_THRESHOLD
+from services.kit.llm import LlmConfig
 
 __all__ = [
     "DEFAULT_THRESHOLD",

@@ -16,7 +16,7 @@ import structlog
 from pydantic import SecretStr
 
 from services.inbound.intents import dates
-from services.inbound.intents.llm import LlmConfig, LlmUnusable, ask
+from services.inbound.intents.llm import ask
 from services.inbound.intents.model import MAX_TEXT_CHARS, Intent, IntentResult
 from services.inbound.intents.rules import (
     CLASSIFIER_NAME,
@@ -27,6 +27,7 @@ from services.inbound.intents.rules import (
     signals_of,
 )
 from services.inbound.intents.text import canonical
+from services.kit.llm import LlmConfig, LlmUnusable
 
 log = structlog.get_logger(__name__)
 

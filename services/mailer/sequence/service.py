@@ -23,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kit.crypto import SecretBox, SecretUnreadable
 from services.kit.db import Database, scope_to_org
 from services.kit.ids import new_id
+from services.kit.llm import LlmConfig
 from services.kit.outbox import publish_many
 from services.mailer.models import outbox
 from services.mailer.sequence import message as messages
 from services.mailer.sequence import repository
-from services.mailer.sequence.writer import LlmConfig, write
+from services.mailer.sequence.writer import write
 from services.mailer.smtp import SmtpConfig, SmtpPool, SmtpResult
 from shared.contracts import AssistantUpserted, Contract
 from shared.contracts.leads import LeadUpserted

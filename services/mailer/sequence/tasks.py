@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kit.crypto import SecretBox
 from services.kit.db import Database, scope_to_all_orgs, scope_to_org
 from services.kit.jobs import JobCall, stepwise, transactional
+from services.kit.llm import LlmConfig
 from services.kit.outbox import publish_many
 from services.kit.queue import Queue
 from services.mailer.answers import service as answers
 from services.mailer.models import inbox, outbox
 from services.mailer.sequence import repository
 from services.mailer.sequence.service import Outbound, send_batch
-from services.mailer.sequence.writer import LlmConfig
 from services.mailer.settings import Settings
 from services.mailer.smtp import SmtpPool
 from services.mailer.transactional.service import retry_delay

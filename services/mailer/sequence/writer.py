@@ -9,15 +9,15 @@ asked for) the template writes the message instead: a send never fails for it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import structlog
 
+from services.kit.llm import LlmConfig, LlmUnusable, complete
 from shared.renderer import (
     TONE_GUIDANCE,
     Position,
@@ -49,16 +49,6 @@ _CODE_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL | re.IGNOREC
 
 
 @dataclass(frozen=True)
-class LlmConfig:
-    """Where the chat completions API is: ``POST {base_url}/chat/completions``."""
-
-    base_url: str
-    model: str
-    api_key: str | None = field(default=None, repr=False)
-    timeout_seconds: float = 10.0
-
-
-@dataclass(frozen=True)
 class Written:
     """A message and who wrote it: ``"template"`` or ``"llm"``.
 
@@ -70,10 +60,6 @@ class Written:
     detail: str | None = None
 
 
-class _Unusable(Exception):
-    """The model gave no message we may send; the text says why."""
-
-
 async def write(
     request: RenderRequest, *, llm: LlmConfig | None, client: httpx.AsyncClient | None
 ) -> Written:
@@ -82,14 +68,14 @@ async def write(
         return Written(render(request), "template")
     draft = render(request)
     try:
-        content = await _complete(client, llm, _payload(request, llm, draft))
+        content = await complete(client, llm, _payload(request, llm, draft))
         # A follow-up answers the thread ("Re: <thread subject>"): its subject is ignored.
         body, subject = _parse(content, with_subject=request.step == 1)
         try:
             message = compose(request, body, subject)
         except ValueError as exc:
-            raise _Unusable(f"the body is unusable: {exc}") from exc
-    except _Unusable as exc:
+            raise LlmUnusable(f"the body is unusable: {exc}") from exc
+    except LlmUnusable as exc:
         detail = str(exc)
         log.warning(
             "sequence_message_llm_fallback",
@@ -163,38 +149,9 @@ def _draft_body(request: RenderRequest, draft: RenderedMessage) -> str:
     return draft.text.removesuffix(closing) if draft.text.endswith(closing) else draft.text
 
 
-async def _complete(client: httpx.AsyncClient, llm: LlmConfig, payload: dict[str, Any]) -> str:
-    """The content of the first choice, or ``_Unusable``."""
-    headers = {"Authorization": f"Bearer {llm.api_key}"} if llm.api_key else {}
-    url = f"{llm.base_url.rstrip('/')}/chat/completions"
-    try:
-        # httpx's timeout bounds each read; this bounds the whole exchange.
-        async with asyncio.timeout(llm.timeout_seconds):
-            response = await client.post(
-                url, json=payload, headers=headers, timeout=llm.timeout_seconds
-            )
-    except (TimeoutError, httpx.TimeoutException) as exc:
-        raise _Unusable(f"timed out after {llm.timeout_seconds:g}s") from exc
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise _Unusable(f"request failed: {type(exc).__name__}: {exc}"[:300]) from exc
-    if not response.is_success:
-        raise _Unusable(f"HTTP {response.status_code}")
-    try:
-        completion = response.json()
-    except ValueError as exc:
-        raise _Unusable("the response is not JSON") from exc
-    try:
-        content = completion["choices"][0]["message"]["content"]
-    except (KeyError, IndexError, TypeError) as exc:
-        raise _Unusable("the response has no choices[0].message.content") from exc
-    if not isinstance(content, str):
-        raise _Unusable("the answer is not text")
-    return content
-
-
 def _parse(content: str, *, with_subject: bool) -> tuple[str, str | None]:
     """The body and (when ``with_subject``) the subject the model wrote, checked;
-    or ``_Unusable``."""
+    or ``LlmUnusable``."""
     text = content.strip()
     # Some models fence their JSON despite response_format.
     if fenced := _CODE_FENCE.match(text):
@@ -202,25 +159,25 @@ def _parse(content: str, *, with_subject: bool) -> tuple[str, str | None]:
     try:
         answer = json.loads(text)
     except ValueError as exc:
-        raise _Unusable("the answer is not JSON") from exc
+        raise LlmUnusable("the answer is not JSON") from exc
     if not isinstance(answer, dict):
-        raise _Unusable("the answer is not a JSON object")
+        raise LlmUnusable("the answer is not a JSON object")
 
     body = answer.get("body")
     if not isinstance(body, str) or not body.strip():
-        raise _Unusable("the answer has no body")
+        raise LlmUnusable("the answer has no body")
     body = body.strip()
     if len(body) > MAX_BODY_LENGTH:
-        raise _Unusable(f"the body is longer than {MAX_BODY_LENGTH} characters")
+        raise LlmUnusable(f"the body is longer than {MAX_BODY_LENGTH} characters")
     if _PLACEHOLDER.search(body):
-        raise _Unusable("the body contains a placeholder")
+        raise LlmUnusable("the body contains a placeholder")
 
     subject = answer.get("subject")
     if subject is None or not with_subject:
         return body, None
     if not isinstance(subject, str):
-        raise _Unusable("the subject is not text")
+        raise LlmUnusable("the subject is not text")
     subject = " ".join(subject.split())  # one line: CR and LF would break the header
     if len(subject) > MAX_SUBJECT_LENGTH:
-        raise _Unusable(f"the subject is longer than {MAX_SUBJECT_LENGTH} characters")
+        raise LlmUnusable(f"the subject is longer than {MAX_SUBJECT_LENGTH} characters")
     return body, subject or None
