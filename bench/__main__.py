@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import dispatch, intents, lead_import, mail, outbox_relay, stop_latency
+from bench import dispatch, inbound, intents, lead_import, mail, outbox_relay, stop_latency
 
 
 def main() -> None:
@@ -14,6 +14,7 @@ def main() -> None:
     asyncio.run(mail.main())
     asyncio.run(stop_latency.main())
     asyncio.run(intents.main())
+    asyncio.run(inbound.main())
 
 
 if __name__ == "__main__":
