@@ -85,6 +85,13 @@ def upgrade() -> None:
         schema="inbound",
     )
     op.create_index(
+        "ix_inbound_leads_company",
+        "leads",
+        ["assistant_id", "company_domain"],
+        unique=False,
+        schema="inbound",
+    )
+    op.create_index(
         "ix_inbound_leads_org_email", "leads", ["org_id", "email"], unique=False, schema="inbound"
     )
     op.create_table(
@@ -167,6 +174,7 @@ def downgrade() -> None:
     )
     op.drop_index("ix_inbound_messages_assistant", table_name="messages", schema="inbound")
     op.drop_table("messages", schema="inbound")
+    op.drop_index("ix_inbound_leads_company", table_name="leads", schema="inbound")
     op.drop_index("ix_inbound_leads_org_email", table_name="leads", schema="inbound")
     op.drop_table("leads", schema="inbound")
     op.drop_index("ix_inbound_decisions_message", table_name="decisions", schema="inbound")

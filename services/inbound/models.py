@@ -66,6 +66,8 @@ leads = Table(
     Column("soft_bounces", Integer, nullable=False, server_default="0"),
     Column("changed_at", DateTime(timezone=True), nullable=False),
     Index("ix_inbound_leads_org_email", "org_id", "email"),
+    # An answer pauses the assistant's other leads at the same company.
+    Index("ix_inbound_leads_company", "assistant_id", "company_domain"),
 )
 
 # Every message the assistant sent (from ``message.sent``): the Message-IDs an answer

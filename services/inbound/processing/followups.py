@@ -19,20 +19,26 @@ from shared.contracts.leads import EnrollmentCommand
 MAX_COLLEAGUES = 500
 
 
+async def assistant_of(session: AsyncSession, lead: dict[str, Any]) -> dict[str, Any]:
+    """The settings of the lead's assistant (its ``assistant.upserted``), read once per
+    answer for every follow-up."""
+    data = await session.scalar(
+        select(assistants.c.data).where(
+            assistants.c.org_id == lead["org_id"], assistants.c.id == lead["assistant_id"]
+        )
+    )
+    return dict(data or {})
+
+
 async def colleagues(
-    session: AsyncSession, lead: dict[str, Any], received_at: datetime
+    session: AsyncSession, lead: dict[str, Any], assistant: dict[str, Any], received_at: datetime
 ) -> tuple[list[EnrollmentCommand], str | None]:
     """Commands for the assistant's other leads at the answering lead's company (a free
     mail domain is no company), and the action recorded (None: nothing to do)."""
     domain = lead["company_domain"]
     if not domain:
         return [], None
-    data = await session.scalar(
-        select(assistants.c.data).where(
-            assistants.c.org_id == lead["org_id"], assistants.c.id == lead["assistant_id"]
-        )
-    )
-    policy = (data or {}).get("company_reply_policy", "pause")
+    policy = assistant.get("company_reply_policy", "pause")
     if policy not in ("pause", "stop"):
         return [], None
     others = list(
@@ -92,9 +98,9 @@ def _re(subject: str) -> str:
     return f"Re: {bare}" if bare else "Re: your message"
 
 
-async def answer(
-    session: AsyncSession,
+def answer(
     lead: dict[str, Any],
+    assistant: dict[str, Any],
     intent: IntentReading | None,
     reading: Reading,
     message_id: uuid.UUID,
@@ -105,16 +111,10 @@ async def answer(
     one)."""
     if intent is None:
         return None
-    data = await session.scalar(
-        select(assistants.c.data).where(
-            assistants.c.org_id == lead["org_id"], assistants.c.id == lead["assistant_id"]
-        )
-    )
-    data = data or {}
-    if intent.intent == "brochure_request" and data.get("brochure_url"):
-        kind, url = "brochure", str(data["brochure_url"])
-    elif intent.intent in ("meeting_request", "interested") and data.get("calendar_url"):
-        kind, url = "calendar", str(data["calendar_url"])
+    if intent.intent == "brochure_request" and assistant.get("brochure_url"):
+        kind, url = "brochure", str(assistant["brochure_url"])
+    elif intent.intent in ("meeting_request", "interested") and assistant.get("calendar_url"):
+        kind, url = "calendar", str(assistant["calendar_url"])
     else:
         return None
     return AnswerRequested(

@@ -190,11 +190,12 @@ async def decide_and_announce(
             (_reply(org_id, lead, message_id, reading, intent, decision, received_at), org_id)
         )
     if lead is not None and reading.kind == "human":
-        commands, action = await followups.colleagues(session, lead, received_at)
+        assistant = await followups.assistant_of(session, lead)
+        commands, action = await followups.colleagues(session, lead, assistant, received_at)
         events += [(c, org_id) for c in commands]
         if action:
             actions.append(action)
-        answering = await followups.answer(session, lead, intent, reading, message_id, received_at)
+        answering = followups.answer(lead, assistant, intent, reading, message_id, received_at)
         if answering is not None:
             events.append((answering, org_id))
             actions.append(f"answer with the {answering.kind} link")
