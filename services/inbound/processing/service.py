@@ -246,8 +246,8 @@ async def lead_of(session: AsyncSession, lead_id: uuid.UUID) -> dict[str, Any] |
 
 async def _count_soft_bounce(session: AsyncSession, lead: dict[str, Any] | None, kind: str) -> int:
     """Soft bounces in a row, this one included; anything else from the lead resets."""
-    if lead is None:
-        return 0
+    if lead is None or (kind != "bounce_soft" and not lead["soft_bounces"]):
+        return 0  # nothing to count, nothing to reset: no write
     value = (leads.c.soft_bounces + 1) if kind == "bounce_soft" else 0
     count = await session.scalar(
         update(leads)
