@@ -36,6 +36,20 @@ inbox = inbox_table(metadata)
 
 MESSAGE_STATUSES = ("received", "processed", "rejected", "failed")
 
+# The org's users as inbound needs them: EmailCC trusts mail from a member of the
+# assistant's org, and a lead's owner receives the forwarded thread.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("status", String(16), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_inbound_users_org_email", "org_id", "email"),
+)
+
 # The api's assistants as inbound needs them. ``route_secret`` (encrypted with the
 # settings' key) authenticates mail providers posting to the assistant's inbound URL:
 # in the URL's path, or as the key of the request's HMAC signature.

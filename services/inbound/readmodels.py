@@ -1,5 +1,5 @@
-"""What inbound keeps of others' data, from their events: assistants (and the secret
-of each one's inbound URL, made the first time it is seen), leads, and every message
+"""What inbound keeps of others' data, from their events: users, assistants (and the
+secret of each one's inbound URL, made the first time it is seen), leads, and every message
 the assistant sent (the thread an answer points at)."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from arq.worker import Function
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inbound.models import assistants, inbox, leads, threads
+from services.inbound.models import assistants, inbox, leads, threads, users
 from services.kit.crypto import SecretBox
 from services.kit.db import scope_to_org
 from services.kit.ids import new_id
 from services.kit.jobs import JobCall, transactional
 from services.kit.readmodel import upsert_newer
-from shared.contracts import AssistantUpserted
+from shared.contracts import AssistantUpserted, UserUpserted
 from shared.contracts.leads import LeadUpserted
 from shared.contracts.sequence import MessageSent
 from shared.freemail import company_domain
@@ -47,6 +47,24 @@ async def on_assistant_upserted(session: AsyncSession, call: JobCall[AssistantUp
             "changed_at": event.changed_at,
         },
         keep=("org_id", "route_secret"),
+    )
+
+
+async def on_user_upserted(session: AsyncSession, call: JobCall[UserUpserted]) -> None:
+    event = call.payload
+    await scope_to_org(session, event.org_id)
+    await upsert_newer(
+        session,
+        users,
+        {
+            "id": event.user_id,
+            "org_id": event.org_id,
+            "email": event.email.lower(),
+            "name": event.name,
+            "status": event.status,
+            "changed_at": event.changed_at,
+        },
+        keep=("org_id",),
     )
 
 
@@ -91,6 +109,7 @@ async def on_message_sent(session: AsyncSession, call: JobCall[MessageSent]) -> 
 def readmodel_jobs() -> list[Function]:
     return [
         transactional(AssistantUpserted, on_assistant_upserted, inbox=inbox),
+        transactional(UserUpserted, on_user_upserted, inbox=inbox),
         transactional(LeadUpserted, on_lead_upserted, inbox=inbox),
         transactional(MessageSent, on_message_sent, inbox=inbox),
     ]

@@ -37,7 +37,7 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {
         SendEmail.message_name: ("mailer",),
         SessionChanged.message_name: ("identity",),
-        UserUpserted.message_name: ("api",),
+        UserUpserted.message_name: ("api", "inbound"),
         UserRemoved.message_name: ("api",),
         # Read models: the scheduler times sends with them, the mailer writes them,
         # inbound matches answers to them.
