@@ -7,6 +7,7 @@ read models of the assistants, leads and sent messages it matches answers to."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -158,4 +159,29 @@ decisions = Table(
     Column("decided_by", Uuid, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_inbound_decisions_message", "message_id", "id"),
+)
+
+# Where the IMAP poller is in each assistant's inbox (``mailboxes/``): the UIDVALIDITY
+# and the highest UID stored, for the account (``user@host:port``) they belong to; a
+# poll's lease (so two workers never poll one mailbox at once), when the next poll is
+# due, and what went wrong last (shown to operators, cleared by a poll that works).
+mailbox_cursors = Table(
+    "mailbox_cursors",
+    metadata,
+    Column("assistant_id", Uuid, primary_key=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("account", String(600), nullable=False, server_default=""),
+    Column("uidvalidity", BigInteger, nullable=True),
+    Column("last_uid", BigInteger, nullable=False, server_default="0"),
+    Column("uidvalidity_changes", Integer, nullable=False, server_default="0"),
+    Column("uidvalidity_changed_at", DateTime(timezone=True), nullable=True),
+    Column("next_poll_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("lease_token", Uuid, nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("last_polled_at", DateTime(timezone=True), nullable=True),
+    Column("last_success_at", DateTime(timezone=True), nullable=True),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("error_kind", String(20), nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Index("ix_inbound_mailbox_cursors_due", "next_poll_at"),
 )

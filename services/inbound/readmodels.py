@@ -41,7 +41,8 @@ async def on_assistant_upserted(session: AsyncSession, call: JobCall[AssistantUp
             "id": event.assistant_id,
             "org_id": event.org_id,
             "email": event.email.lower() if event.email else None,
-            "data": event.model_dump(mode="json", exclude={"mailbox"}),
+            # The IMAP settings (password encrypted) are what the poller reads.
+            "data": event.model_dump(mode="json", exclude={"mailbox": {"smtp"}}),
             "archived": event.archived,
             "route_secret": secret_box(call).encrypt(new_route_secret()),
             "changed_at": event.changed_at,

@@ -47,3 +47,21 @@ class Settings(ServiceSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_lmtp: bool = False
+    # IMAP polling (``mailboxes/``) of every assistant whose mailbox has ``imap``
+    # settings: a cron looks every ``imap_tick_seconds`` for mailboxes due, polls each
+    # every ``imap_poll_seconds`` (failures back off, doubling up to
+    # ``imap_max_backoff_seconds``), ``imap_concurrency`` at once per worker. Each
+    # network step has ``imap_timeout_seconds``; a poll stops fetching after
+    # ``imap_poll_budget_seconds`` and goes on next time. Messages are fetched and
+    # stored ``imap_batch_messages`` (and about ``imap_batch_bytes``) at a time.
+    # ``imap_ca_file``: extra CA certificates to trust (self-hosted servers).
+    imap_enabled: bool = True
+    imap_tick_seconds: int = 5
+    imap_poll_seconds: float = 60.0
+    imap_max_backoff_seconds: float = 3600.0
+    imap_concurrency: int = 10
+    imap_timeout_seconds: float = 30.0
+    imap_poll_budget_seconds: float = 240.0
+    imap_batch_messages: int = 50
+    imap_batch_bytes: int = 8 * 1024 * 1024
+    imap_ca_file: str | None = None

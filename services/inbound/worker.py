@@ -12,6 +12,7 @@ from arq.cron import cron
 from services.inbound.intake.receiver import SmtpReceiver
 from services.inbound.intents import warm_up
 from services.inbound.intents.classifier import build_classifier
+from services.inbound.mailboxes.tasks import mailbox_cron_jobs
 from services.inbound.models import outbox
 from services.inbound.processing.adapters import classify_with, reader
 from services.inbound.processing.tasks import processing_jobs, sweep_received
@@ -58,10 +59,14 @@ async def close(ctx: dict[str, Any]) -> None:
 
 def spec(settings: Settings | None = None) -> WorkerSpec:
     """What the inbound worker runs."""
+    settings = settings or Settings()
     return WorkerSpec(
-        settings=settings or Settings(),
+        settings=settings,
         functions=[*readmodel_jobs(), *processing_jobs()],
-        cron_jobs=[cron(sweep_received, name="sweep_received", second=15, unique=True)],
+        cron_jobs=[
+            cron(sweep_received, name="sweep_received", second=15, unique=True),
+            *mailbox_cron_jobs(settings),
+        ],
         outbox=outbox,
         prepare=prepare,
         close=close,
