@@ -228,18 +228,32 @@ def plan_send(
             reason="Sent as soon as the wait ends (send-time optimization is off).",
             source="immediate",
         )
+    source, histogram = choose_histogram(history)
+    return _plan_in_business_hours(
+        earliest_utc, time_zone, country, source, histogram, spread_key % _SPREAD_MINUTES
+    )
 
+
+# A tick plans a whole batch from the same "now": the leads of one zone, country and
+# reading hour share their plan (their minute of spread aside), so it is computed once.
+@lru_cache(maxsize=8192)
+def _plan_in_business_hours(
+    earliest_utc: datetime,
+    time_zone: str | None,
+    country: str | None,
+    source: str,
+    histogram: tuple[int, ...],
+    minute: int,
+) -> PlannedSend:
     zone_name, zone = _zone(time_zone)
     earliest_local = earliest_utc.astimezone(zone)
-    source, histogram = choose_histogram(history)
-    minute = spread_key % _SPREAD_MINUTES
     first = earliest_local.date()
 
     for offset in range(_SEARCH_DAYS + 1):
         day = first + timedelta(days=offset)
         if not _is_business_day(day, country):
             continue
-        slots = [_local(day, time(hour, minute), zone) for hour in _BUSINESS_HOURS]
+        slots = _slots(day, minute, zone)
         # Compare instants in UTC: aware datetimes sharing a tzinfo compare by wall clock.
         candidates = [slot for slot in slots if slot.astimezone(UTC) >= earliest_utc]
         if not candidates:
@@ -265,6 +279,13 @@ def plan_send(
         ),
         source="immediate",
     )
+
+
+@lru_cache(maxsize=4096)
+def _slots(day: date, minute: int, zone: tzinfo) -> list[datetime]:
+    """The business-hour slots of ``day`` at ``minute`` past each hour, local time
+    (shared: callers only read the list)."""
+    return [_local(day, time(hour, minute), zone) for hour in _BUSINESS_HOURS]
 
 
 def next_window(

@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +23,9 @@ from services.inbound.settings import Settings as InboundSettings
 from services.inbound.worker import spec
 from services.kit.db import Database, scope_to_all_orgs, scope_to_org
 from services.kit.worker import running
-from shared.contracts.assistants import Mailbox, MailServer
+from shared.contracts.assistants import Mailbox, MailServer, TlsMode
 from tests.inbound.conftest import InboundStack, Seeded, raw_message
+from tests.inbound.imap.certs import self_signed
 from tests.inbound.imap.dovecot import Dovecot
 from tests.sequence.conftest import assistant_event
 from tests.support.jobs import job_call
@@ -65,6 +67,7 @@ async def _mailbox(
     user: str = "ava",
     password: str | None = None,
     seeded: Seeded | None = None,
+    tls: TlsMode = "none",
 ) -> Seeded:
     """An assistant (of an org of its own unless ``seeded``) whose mailbox is ``user``
     on the server at ``port``."""
@@ -76,7 +79,7 @@ async def _mailbox(
         port=port,
         username=user,
         password=box.encrypt(password or PASSWORDS[user]),
-        tls="none",
+        tls=tls,
     )
     owner = await _owner(stack, seeded)
     event = assistant_event(
@@ -156,6 +159,12 @@ async def test_new_mail_is_stored_once_and_each_poll_reads_only_what_is_new(
     [later] = await poll_due_mailboxes(ctx)
     assert (later.stored, later.duplicates, later.uids) == (1, 0, [5])
     assert len(await _rows(stack.database, seeded.assistant_id)) == 5
+    # Mail deleted before a poll saw it: "6:*" then names the last message left (5),
+    # which is not read again.
+    [deleted] = await dovecot.append("ava", _mail(6))
+    await dovecot.delete("ava", deleted)
+    [after_delete] = await poll_due_mailboxes(ctx)
+    assert (after_delete.error_kind, after_delete.uids) == (None, [])
     cursor = await _cursor(stack.database, seeded.assistant_id)
     assert (cursor["last_uid"], cursor["uidvalidity"], cursor["last_error"]) == (
         5,
@@ -305,6 +314,43 @@ async def test_a_server_killed_mid_session_loses_nothing_and_duplicates_nothing(
     assert (cursor["failures"], cursor["error_kind"], cursor["last_error"]) == (0, None, "")
 
 
+async def test_a_poll_cancelled_by_a_stopping_worker_gives_its_mailbox_back(
+    stack: InboundStack, dovecot: Dovecot, imap_settings: InboundSettings
+) -> None:
+    seeded = await _mailbox(stack, port=dovecot.port)
+    await dovecot.append("ava", _mail(1), _mail(2))
+    ctx = _ctx(stack, imap_settings)
+    async with stack.database.transaction() as blocker:  # holds the poll inside a store
+        await scope_to_org(blocker, seeded.org_id)
+        await blocker.execute(
+            messages.insert().values(
+                id=uuid.uuid4(),
+                org_id=seeded.org_id,
+                assistant_id=seeded.assistant_id,
+                via="http",
+                dedupe_key="imap-1@globex.example",
+                size=1,
+                status="rejected",
+                received_at=datetime.now(UTC),
+            )
+        )
+        polling = asyncio.create_task(poll_due_mailboxes(ctx))
+        for _ in range(400):
+            if await _lock_waits(stack.database):
+                break
+            await asyncio.sleep(0.025)
+        assert (await _cursor(stack.database, seeded.assistant_id))["lease_token"] is not None
+        polling.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await polling
+        await blocker.rollback()
+
+    cursor = await _cursor(stack.database, seeded.assistant_id)
+    assert (cursor["lease_token"], cursor["last_uid"]) == (None, 0)
+    [polled] = await poll_due_mailboxes(ctx)  # at once, not after the lease
+    assert (polled.stored, polled.uids) == (2, [1, 2])
+
+
 async def test_a_wrong_password_or_a_dead_host_is_recorded_and_the_others_still_polled(
     stack: InboundStack, dovecot: Dovecot, imap_settings: InboundSettings
 ) -> None:
@@ -377,3 +423,30 @@ async def test_a_mailbox_cursor_is_seen_only_in_its_own_org(
             stored = (await session.execute(select(messages.c.assistant_id))).scalars()
             assert (list(visible), list(stored)) == ([own.assistant_id], [own.assistant_id])
             assert other.assistant_id != own.assistant_id
+
+
+async def test_starttls_and_tls_connect_only_to_a_server_whose_certificate_is_trusted(
+    stack: InboundStack, imap_settings: InboundSettings, tmp_path: Path
+) -> None:
+    certificate = self_signed(tmp_path)
+    server = Dovecot(PASSWORDS, tls_cert=certificate)
+    await server.start()
+    try:
+        starttls = await _mailbox(stack, port=server.port, user="ava", tls="starttls")
+        tls = await _mailbox(stack, port=server.tls_port, user="bob", tls="tls")
+        await server.append("ava", _mail(1))
+        await server.append("bob", _mail(2))
+        untrusted = await poll_due_mailboxes(_ctx(stack, imap_settings))
+        trusting = imap_settings.model_copy(update={"imap_ca_file": str(certificate)})
+        trusted = await poll_due_mailboxes(_ctx(stack, trusting))
+    finally:
+        server.close()
+
+    # Without the CA, both refuse the server's certificate: nothing is sent in clear.
+    assert [(r.error_kind, r.stored) for r in untrusted] == [("tls", 0)] * 2
+    assert all("CERTIFICATE_VERIFY_FAILED" in r.error for r in untrusted)
+    assert sorted((r.error_kind, r.stored) for r in trusted) == [(None, 1)] * 2
+    for seeded, n in ((starttls, 1), (tls, 2)):
+        [row] = await _rows(stack.database, seeded.assistant_id)
+        assert row["header_message_id"] == f"imap-{n}@globex.example"
+    assert (await _cursor(stack.database, starttls.assistant_id))["error_kind"] is None

@@ -175,3 +175,10 @@ async def failed(
         error_kind=kind,
         last_error=error[:2000],
     )
+
+
+async def release(session: AsyncSession, claim: Claim) -> None:
+    """Give the lease back unfinished (the worker is stopping): due again at once."""
+    await session.execute(
+        update(cursors).where(_held(claim)).values(lease_token=None, lease_until=None)
+    )

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from prometheus_client import Counter
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.inbound.intake.service import Arrival, store
 from services.inbound.mailboxes import repository
@@ -152,8 +153,24 @@ async def poll(
         bound.warning("imap_lease_lost")
         IMAP_POLLS.labels("lease_lost").inc()
         return result
+    except asyncio.CancelledError:
+        # The worker is stopping: what committed stays committed; give the mailbox back
+        # so another worker need not wait for the lease to run out.
+        await asyncio.shield(_release(database, claim, bound))
+        raise
     await _finish(database, claim, settings, result, bound)
     return result
+
+
+async def _release(
+    database: Database, claim: Claim, bound: structlog.typing.FilteringBoundLogger
+) -> None:
+    try:
+        async with asyncio.timeout(5), database.transaction() as db:
+            await scope_to_org(db, claim.org_id)
+            await repository.release(db, claim)
+    except (SQLAlchemyError, OSError, TimeoutError):  # the lease runs out by itself
+        bound.warning("imap_lease_not_released", exc_info=True)
 
 
 async def _read(

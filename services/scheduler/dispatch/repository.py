@@ -10,15 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.dispatch.limits import Mailbox
-from services.scheduler.models import assistants, mailbox_usage
 
 # Oldest due first; the partial index on next_send_at of active rows makes this read
 # only what is due. The read models are joined for timing (absent: defaults).
@@ -91,39 +89,40 @@ async def claim_resumable(session: AsyncSession, now: datetime, limit: int) -> l
     return [dict(r) for r in rows.mappings()]
 
 
+# Create the counters of mailboxes never seen, then lock every one of the batch, in id
+# order (two ticks never deadlock). The arrays keep the SQL the same for every batch.
+_ENSURE_MAILBOXES = text(
+    """
+    INSERT INTO scheduler.mailbox_usage (assistant_id, org_id, day, sent)
+    SELECT m.assistant_id, m.org_id, DATE '1970-01-01', 0
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:orgs AS uuid[])) AS m(assistant_id, org_id)
+    ORDER BY m.assistant_id
+    ON CONFLICT (assistant_id) DO NOTHING
+    """
+)
+_LOCK_MAILBOXES = text(
+    """
+    SELECT u.assistant_id, u.day, u.sent, u.last_at,
+           a.time_zone, a.daily_limit, a.min_spacing_seconds
+    FROM scheduler.mailbox_usage u
+    LEFT JOIN scheduler.assistants a ON a.id = u.assistant_id
+    WHERE u.assistant_id = ANY(CAST(:ids AS uuid[]))
+    ORDER BY u.assistant_id
+    FOR UPDATE OF u
+    """
+)
+
+
 async def lock_mailboxes(
     session: AsyncSession, assistant_ids: Sequence[uuid.UUID], org_of: dict[uuid.UUID, uuid.UUID]
 ) -> dict[uuid.UUID, Mailbox]:
     """The counters of these assistants' mailboxes, locked (in id order, so two ticks
     never deadlock) until the tick commits."""
     ordered = sorted(set(assistant_ids))
-    await session.execute(
-        insert(mailbox_usage)
-        .values(
-            [
-                {"assistant_id": a, "org_id": org_of[a], "day": date(1970, 1, 1), "sent": 0}
-                for a in ordered
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["assistant_id"])
-    )
-    rows = await session.execute(
-        select(
-            mailbox_usage.c.assistant_id,
-            mailbox_usage.c.day,
-            mailbox_usage.c.sent,
-            mailbox_usage.c.last_at,
-            assistants.c.time_zone,
-            assistants.c.daily_limit,
-            assistants.c.min_spacing_seconds,
-        )
-        .select_from(
-            mailbox_usage.outerjoin(assistants, assistants.c.id == mailbox_usage.c.assistant_id)
-        )
-        .where(mailbox_usage.c.assistant_id.in_(ordered))
-        .order_by(mailbox_usage.c.assistant_id)
-        .with_for_update(of=mailbox_usage)
-    )
+    if not ordered:
+        return {}
+    await session.execute(_ENSURE_MAILBOXES, {"ids": ordered, "orgs": [org_of[a] for a in ordered]})
+    rows = await session.execute(_LOCK_MAILBOXES, {"ids": ordered})
     return {
         r.assistant_id: Mailbox(
             time_zone=r.time_zone or "UTC",
@@ -137,17 +136,3 @@ async def lock_mailboxes(
         )
         for r in rows
     }
-
-
-async def save_mailboxes(session: AsyncSession, mailboxes: dict[uuid.UUID, Mailbox]) -> None:
-    if not mailboxes:
-        return
-    await session.execute(
-        mailbox_usage.update()
-        .where(mailbox_usage.c.assistant_id == bindparam("_id"))
-        .values(day=bindparam("v_day"), sent=bindparam("v_sent"), last_at=bindparam("v_last")),
-        [
-            {"_id": a, "v_day": m.day, "v_sent": m.sent, "v_last": m.last_at}
-            for a, m in mailboxes.items()
-        ],
-    )

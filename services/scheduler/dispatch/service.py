@@ -22,7 +22,7 @@ from services.kit.db import Database, scope_to_all_orgs
 from services.kit.ids import new_id
 from services.kit.outbox import publish_many
 from services.scheduler import timing
-from services.scheduler.dispatch import limits, repository
+from services.scheduler.dispatch import limits, repository, writes
 from services.scheduler.enrollments import planning
 from services.scheduler.enrollments import repository as enrollment_rows
 from services.scheduler.enrollments import service as enrollments
@@ -99,7 +99,7 @@ async def _dispatch(
 ) -> None:
     live = [d for d in claimed if not d.deleted and not d.archived]
     messages: list[tuple[Contract, uuid.UUID | None]] = []
-    changes: list[dict[str, Any]] = []
+    changes: list[writes.ClaimedChange] = []
     for due in claimed:
         if due.deleted or due.archived:
             why = "the lead was deleted" if due.deleted else "the assistant was archived"
@@ -151,28 +151,24 @@ async def _dispatch(
             result.by_assistant[assistant_id] = result.by_assistant.get(assistant_id, 0) + len(
                 sends
             )
-    await _apply(session, changes, now)
-    await repository.save_mailboxes(session, mailboxes)
-    await publish_many(session, outbox, messages)
+    await writes.change_claimed(session, changes, now)
+    await writes.save_mailboxes(session, mailboxes)
+    await writes.publish(session, messages)
 
 
-def _row_change(due: repository.Due, **values: Any) -> dict[str, Any]:
+def _row_change(due: repository.Due, **values: Any) -> writes.ClaimedChange:
     """The claimed row's new state: what ``values`` changes, the rest as it was."""
-    return {
-        "_id": due.id,
+    row: dict[str, Any] = {
+        "id": due.id,
         "status": "active",
         "step": due.step,
         "next_send_at": due.next_send_at,
         "next_send_reason": None,
         "last_sent_at": due.last_sent_at,
         "reason": "",
-        **values,
     }
-
-
-async def _apply(session: AsyncSession, changes: list[dict[str, Any]], now: datetime) -> None:
-    """The claimed rows' new state, in one executemany UPDATE."""
-    await enrollment_rows.change_many(session, [{**c, "updated_at": now} for c in changes])
+    row.update(values)
+    return writes.ClaimedChange(**row)
 
 
 def _event(
@@ -199,7 +195,7 @@ def _event(
 
 def _advance(
     due: repository.Due, now: datetime, history: timing.ReplyHistory
-) -> tuple[SequenceSend, dict[str, Any], EnrollmentUpdated]:
+) -> tuple[SequenceSend, writes.ClaimedChange, EnrollmentUpdated]:
     """Step ``due.step`` goes now; the next one is planned from now."""
     schedule = planning.snapshot(due.schedule_text)
     total = len(schedule.steps)

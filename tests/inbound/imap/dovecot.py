@@ -208,6 +208,20 @@ service anvil {{
 
         return await asyncio.to_thread(run)
 
+    async def delete(self, user: str, uid: int) -> None:
+        """What the user's own mail client does to a message: delete and expunge."""
+
+        def run() -> None:
+            client = self._imap(user)
+            try:
+                client.select("INBOX")
+                client.uid("STORE", str(uid), "+FLAGS", "(\\Deleted)")
+                client.expunge()
+            finally:
+                client.logout()
+
+        await asyncio.to_thread(run)
+
     async def uidvalidity(self, user: str) -> int:
         def run() -> int:
             client = self._imap(user)
