@@ -47,6 +47,13 @@ class Settings(ServiceSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_lmtp: bool = False
+    # EmailCC trusts a sender whose From is authenticated: a DKIM signature aligned
+    # with its domain (keys read from ``dkim_nameserver`` host:port, default the
+    # system resolver, within ``dkim_timeout_seconds``), or an Authentication-Results
+    # pass from one of these receiving hosts (authserv-ids, comma-separated).
+    trusted_authserv_ids: str = ""
+    dkim_nameserver: str | None = None
+    dkim_timeout_seconds: float = 5.0
     # IMAP polling (``mailboxes/``) of every assistant whose mailbox has ``imap``
     # settings: a cron looks every ``imap_tick_seconds`` for mailboxes due, polls each
     # every ``imap_poll_seconds`` (failures back off, doubling up to

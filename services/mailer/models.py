@@ -185,3 +185,18 @@ answers = Table(
         name="status",
     ),
 )
+
+# The message a lead's sequence answers (EmailCC: the user's email, which was step 1),
+# per (lead, generation), as the scheduler's batches carry it: kept so a batch the
+# sweeper rebuilds from its rows threads the same way.
+thread_roots = Table(
+    "thread_roots",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("generation", Integer, primary_key=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("message_id", String(998), nullable=False),
+    Column("subject", Text, nullable=False, server_default=""),
+    Column("references", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

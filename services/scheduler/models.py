@@ -101,6 +101,9 @@ enrollments = Table(
     Column("reason", Text, nullable=False, server_default=""),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The message the sequence answers (EmailCC: the user's email, step 1), handed to
+    # the mailer with each step (``ThreadRoot``); None: the sequence opens its own thread.
+    Column("thread_root", JSONB, nullable=True),
     CheckConstraint(
         "status IN ('active', 'paused', 'out_of_office', 'replied', 'completed', "
         "'stopped', 'unsubscribed', 'bounced')",

@@ -9,7 +9,10 @@ import uuid
 from datetime import datetime
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from shared.contracts.base import Contract
+from shared.contracts.leads import ThreadRoot
 
 ReceivedVia = Literal["http", "imap", "smtp"]
 
@@ -41,9 +44,11 @@ class SuppressionRequested(Contract):
 
 
 class LeadCreateRequested(Contract):
-    """Add a lead (inbound → api): someone a lead referred us to. The api creates it
-    as any lead (one per email per assistant) and enrolls it on the assistant's
-    default schedule."""
+    """Add a lead (inbound → api): someone a lead referred us to, or someone a user
+    emailed with the assistant in Cc (``emailcc``). The api creates it as any lead (one
+    per email per assistant) and enrolls it on the assistant's default schedule; an
+    EmailCC lead on the default EmailCC schedule from ``start_step``, in the thread of
+    the user's email (``thread_root``)."""
 
     message_name: ClassVar[str] = "lead.create_requested"
     version: int = 1
@@ -55,6 +60,8 @@ class LeadCreateRequested(Contract):
     source: Literal["referral", "emailcc"]
     referred_by: uuid.UUID | None = None
     requested_at: datetime
+    start_step: int = Field(default=1, ge=1)
+    thread_root: ThreadRoot | None = None
 
 
 class AnswerRequested(Contract):

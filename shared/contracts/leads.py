@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.base import Contract
 from shared.contracts.schedules import ScheduleSnapshot
@@ -54,6 +54,18 @@ class LeadUpserted(Contract):
     changed_at: datetime
 
 
+class ThreadRoot(BaseModel):
+    """A message the sequence answers instead of opening a thread of its own: for
+    EmailCC, the user's email that copied the assistant (it counts as step 1). Message-IDs
+    without angle brackets."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    message_id: str = Field(min_length=1, max_length=998)
+    subject: str = Field(default="", max_length=998)
+    references: list[str] = Field(default_factory=list, max_length=100)
+
+
 class EnrollmentRequested(Contract):
     """Start (or restart) the lead's sequence on these steps. ``start_step`` is 1 for a
     new sequence; a restart may begin elsewhere."""
@@ -69,6 +81,8 @@ class EnrollmentRequested(Contract):
     start_step: int = 1
     requested_by: uuid.UUID | None = None
     requested_at: datetime
+    # The thread the sequence goes on in (EmailCC: the user's email is step 1).
+    thread_root: ThreadRoot | None = None
 
 
 class EnrollmentCommand(Contract):

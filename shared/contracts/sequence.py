@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.base import Contract
-from shared.contracts.leads import LeadStatus, Temperature
+from shared.contracts.leads import LeadStatus, Temperature, ThreadRoot
 from shared.renderer.tones import Tone
 
 Channel = Literal["email", "whatsapp"]
@@ -105,6 +105,8 @@ class SequenceSend(BaseModel):
     total_steps: int = Field(ge=1)
     tone: Tone
     planned_at: datetime
+    # The enrollment's thread root (EmailCC): its steps answer that message.
+    thread_root: ThreadRoot | None = None
 
 
 class SendSequenceBatch(Contract):

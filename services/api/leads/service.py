@@ -32,7 +32,12 @@ from services.api.users import repository as users
 from services.kit.auth import Principal
 from services.kit.errors import Conflict, Forbidden, NotFound
 from services.kit.outbox import publish
-from shared.contracts.leads import EnrollmentCommand, EnrollmentRequested, LeadUpserted
+from shared.contracts.leads import (
+    EnrollmentCommand,
+    EnrollmentRequested,
+    LeadUpserted,
+    ThreadRoot,
+)
 from shared.contracts.schedules import ScheduleSnapshot
 from shared.validation import infer_time_zone
 
@@ -122,7 +127,13 @@ def _upserted(lead: Lead, *, deleted: bool = False) -> LeadUpserted:
 
 
 async def _enroll(
-    session: AsyncSession, lead: Lead, snapshot: ScheduleSnapshot, actor: uuid.UUID
+    session: AsyncSession,
+    lead: Lead,
+    snapshot: ScheduleSnapshot,
+    actor: uuid.UUID,
+    *,
+    start_step: int = 1,
+    thread_root: ThreadRoot | None = None,
 ) -> None:
     await publish(
         session,
@@ -135,9 +146,29 @@ async def _enroll(
             schedule=snapshot,
             requested_by=actor,
             requested_at=datetime.now(UTC),
+            start_step=start_step,
+            thread_root=thread_root,
         ),
         org_id=lead.org_id,
     )
+
+
+async def enroll_again(
+    session: AsyncSession,
+    lead: Lead,
+    schedule_id: uuid.UUID,
+    actor: uuid.UUID,
+    *,
+    start_step: int = 1,
+    thread_root: ThreadRoot | None = None,
+) -> str:
+    """Enroll an existing lead on ``schedule_id`` again (its sequence had ended); the
+    schedule's name."""
+    snapshot = await _snapshot(session, lead.org_id, schedule_id)
+    lead.schedule_id = schedule_id
+    await _enroll(session, lead, snapshot, actor, start_step=start_step, thread_root=thread_root)
+    await repository.set_status(session, [lead.id], "active")
+    return snapshot.name
 
 
 async def _assistant_for_adding(
@@ -154,10 +185,17 @@ async def _assistant_for_adding(
 
 
 async def create(
-    session: AsyncSession, caller: Caller, body: LeadCreate, source: str | None = None
+    session: AsyncSession,
+    caller: Caller,
+    body: LeadCreate,
+    source: str | None = None,
+    *,
+    start_step: int = 1,
+    thread_root: ThreadRoot | None = None,
 ) -> LeadCreated:
-    """Add a lead to an assistant and enroll it; an email the assistant already has
-    returns that lead (``created: false``)."""
+    """Add a lead to an assistant and enroll it (from ``start_step``, in the thread of
+    ``thread_root`` when given: EmailCC); an email the assistant already has returns
+    that lead (``created: false``)."""
     principal = caller.principal
     assistant = await _assistant_for_adding(session, caller, body.assistant_id)
     owner_id = body.owner_id or principal.user_id
@@ -208,7 +246,14 @@ async def create(
         ],
     )
     await publish(session, outbox, _upserted(lead), org_id=lead.org_id)
-    await _enroll(session, lead, snapshot, principal.user_id)
+    await _enroll(
+        session,
+        lead,
+        snapshot,
+        principal.user_id,
+        start_step=start_step,
+        thread_root=thread_root,
+    )
     return LeadCreated(created=True, lead=to_read(lead, set()))
 
 

@@ -9,7 +9,7 @@ from arq.worker import Function
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.leads import repository, service
+from services.api.leads import emailcc, repository, service
 from services.api.leads.schemas import LeadCreate
 from services.api.models import LeadEvent, inbox
 from services.kit.auth import Principal, Role
@@ -26,6 +26,9 @@ async def on_lead_create_requested(
 ) -> None:
     event = call.payload
     await scope_to_org(session, event.org_id)
+    if event.source == "emailcc":
+        await emailcc.add(session, event)
+        return
     # The system acts for the owner: it may add leads to the assistant for them.
     acting = Principal(event.owner_id, event.org_id, Role.ADMIN, session_version=0)
     try:

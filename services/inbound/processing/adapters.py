@@ -83,6 +83,8 @@ def reading_of(verdict: Understanding) -> Reading:
         return_date=verdict.auto_reply.return_date if verdict.auto_reply else None,
         reasons=list(verdict.reasons),
         details=details,
+        to=[a.address for a in headers.to],
+        cc=[a.address for a in headers.cc],
     )
 
 

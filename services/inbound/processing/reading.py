@@ -26,6 +26,9 @@ class Reading:
     return_date: date | None = None
     reasons: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    # The To and Cc addresses alone (EmailCC: the assistant in Cc, the lead in To).
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

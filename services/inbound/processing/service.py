@@ -5,7 +5,7 @@ announce it. The job may run twice; the message's status makes the second a no-o
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +13,8 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.inbound.emailcc import service as emailcc
+from services.inbound.emailcc.authenticate import Authentication
 from services.inbound.models import decisions, leads, messages, outbox
 from services.inbound.processing import followups, matching
 from services.inbound.processing.decisions import Decision, decide
@@ -35,6 +37,8 @@ LIST_UNSUBSCRIBE_SUBJECT = "unsubscribe"
 class Policy:
     soft_bounce_limit: int = 3
     out_of_office_days: int = 7
+    # Who may make the assistant write to people (EmailCC): how senders are checked.
+    authentication: Authentication = field(default_factory=Authentication)
 
 
 async def process(
@@ -106,6 +110,10 @@ async def _act(
     policy: Policy,
     received_at: datetime,
 ) -> None:
+    if await emailcc.handled(
+        session, org_id, assistant_id, message_id, reading, received_at, policy.authentication
+    ):
+        return  # a user copied the assistant: never a lead's answer
     referenced = [reading.in_reply_to, *reading.references]
     if reading.kind in ("bounce_hard", "bounce_soft", "complaint"):
         match = await matching.match_bounce(

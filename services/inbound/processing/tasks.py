@@ -10,6 +10,7 @@ from typing import Any
 from arq.worker import Function
 from sqlalchemy import select
 
+from services.inbound.emailcc.authenticate import Authentication
 from services.inbound.models import messages
 from services.inbound.processing.reading import Classify, Reader
 from services.inbound.processing.service import Policy, process
@@ -28,6 +29,13 @@ def policy(settings: Settings) -> Policy:
     return Policy(
         soft_bounce_limit=settings.soft_bounce_limit,
         out_of_office_days=settings.out_of_office_days,
+        authentication=Authentication(
+            trusted_authserv_ids=frozenset(
+                h.strip().lower() for h in settings.trusted_authserv_ids.split(",") if h.strip()
+            ),
+            nameserver=settings.dkim_nameserver or None,
+            timeout_seconds=settings.dkim_timeout_seconds,
+        ),
     )
 
 

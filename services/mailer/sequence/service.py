@@ -27,7 +27,7 @@ from services.kit.llm import LlmConfig
 from services.kit.outbox import publish_many
 from services.mailer.models import outbox
 from services.mailer.sequence import message as messages
-from services.mailer.sequence import repository
+from services.mailer.sequence import repository, roots
 from services.mailer.sequence.writer import write
 from services.mailer.smtp import SmtpConfig, SmtpPool, SmtpResult
 from shared.contracts import AssistantUpserted, Contract
@@ -152,6 +152,7 @@ async def send_batch(
         threads = await repository.threads(
             session, sorted({(q.lead_id, q.generation) for q in queued})
         )
+        threads = await roots.rooted(session, batch.org_id, batch.sends, threads)
     if not queued:
         return result
     if stored_assistant is None:

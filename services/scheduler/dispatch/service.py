@@ -28,6 +28,7 @@ from services.scheduler.enrollments import repository as enrollment_rows
 from services.scheduler.enrollments import service as enrollments
 from services.scheduler.models import outbox
 from shared.contracts import Contract
+from shared.contracts.leads import ThreadRoot
 from shared.contracts.sequence import EnrollmentUpdated, SendSequenceBatch, SequenceSend
 
 log = structlog.get_logger(__name__)
@@ -207,6 +208,7 @@ def _advance(
         total_steps=total,
         tone=schedule.steps[due.step - 1].tone,
         planned_at=now,
+        thread_root=ThreadRoot.model_validate(due.thread_root) if due.thread_root else None,
     )
     following = due.step + 1
     if following > total:

@@ -150,6 +150,8 @@ async def request(session: AsyncSession, command: EnrollmentRequested) -> None:
         "reason": "enrolled" if existing is None else "restarted",
         "started_at": at,
         "updated_at": at,
+        # EmailCC: the user's email is step 1; the steps go on in its thread.
+        "thread_root": command.thread_root.model_dump(mode="json") if command.thread_root else None,
     }
     row = await _plan(session, _with_text(row), at)
     await repository.upsert(session, {k: v for k, v in row.items() if k != "schedule_text"})
