@@ -175,6 +175,27 @@ async def test_new_mail_is_stored_once_and_each_poll_reads_only_what_is_new(
     assert all("\\Seen" not in flags for flags in await dovecot.flags("ava"))
 
 
+async def test_a_mailbox_of_thousands_is_read_whole_in_batches(
+    stack: InboundStack, dovecot: Dovecot, imap_settings: InboundSettings
+) -> None:
+    seeded = await _mailbox(stack, port=dovecot.port)
+    dovecot.drop("ava", [_mail(n) for n in range(1, 2501)])
+    ctx = _ctx(stack, imap_settings.model_copy(update={"imap_batch_messages": 200}))
+
+    [polled] = await poll_due_mailboxes(ctx)
+
+    assert (polled.error_kind, polled.stored, len(set(polled.uids))) == (None, 2500, 2500)
+    async with stack.database.transaction() as session:
+        await scope_to_org(session, seeded.org_id)
+        stored = await session.scalar(
+            select(func.count(func.distinct(messages.c.header_message_id))).where(
+                messages.c.assistant_id == seeded.assistant_id
+            )
+        )
+    assert stored == 2500
+    assert (await _cursor(stack.database, seeded.assistant_id))["last_uid"] == 2500
+
+
 async def test_a_reply_polled_by_the_worker_is_read_and_acted_on(
     stack: InboundStack, dovecot: Dovecot, imap_settings: InboundSettings
 ) -> None:

@@ -245,12 +245,36 @@ class ImapSession:
         self._client.protocol.state = aioimaplib.SELECTED
         return Folder(uidvalidity, uidnext, exists)
 
-    async def sizes_after(self, last_uid: int) -> list[tuple[int, int]]:
-        """``(uid, size)`` of every message with a UID above ``last_uid``, in UID order.
-        (``n:*`` also names the last message when none is above ``n``: filtered out.)"""
-        items = await self._fetch(f"{last_uid + 1}:*", "(UID RFC822.SIZE)")
-        found = sorted((uid, size) for uid, size, _ in items if uid > last_uid and size is not None)
-        return found
+    async def uids_after(self, last_uid: int) -> list[int]:
+        """The UIDs above ``last_uid``, ascending: one ``UID SEARCH`` answer line, so a
+        mailbox of any size is listed without the per-message lines aioimaplib's
+        parser takes one stack frame each for. (``n:*`` also names the last message
+        when none is above ``n``: filtered out.)"""
+        response = await self._step(
+            "UID SEARCH",
+            self._client.protocol.search("UID", f"{last_uid + 1}:*", charset=None, by_uid=True),
+        )
+        if response.result != "OK":
+            raise ImapFailure("protocol", f"UID SEARCH refused: {self._said(response)}")
+        found: set[int] = set()
+        for line in response.lines[:-1]:  # the last is the completion text
+            if not isinstance(line, bytes):
+                continue
+            # aioimaplib strips the "SEARCH" of the untagged answer; others may not.
+            words = line.split()
+            if words[:1] == [b"SEARCH"]:
+                words = words[1:]
+            if all(word.isdigit() for word in words):
+                found.update(int(word) for word in words)
+        return sorted(uid for uid in found if uid > last_uid)
+
+    async def sizes(self, uids: Sequence[int]) -> list[tuple[int, int]]:
+        """``(uid, RFC822.SIZE)`` of ``uids`` still there, in UID order."""
+        if not uids:
+            return []
+        items = await self._fetch(",".join(map(str, uids)), "(UID RFC822.SIZE)")
+        wanted = set(uids)
+        return sorted((uid, size) for uid, size, _ in items if uid in wanted and size is not None)
 
     async def bodies(self, uids: Sequence[int], expected_bytes: int = 0) -> dict[int, bytes]:
         """The raw messages ``uids`` (absent: expunged meanwhile). The transfer may take

@@ -192,12 +192,15 @@ async def _read(
         last_uid = await _align(database, claim, account_of(server), folder, result, bound)
         if folder.exists == 0 or (folder.uidnext is not None and folder.uidnext <= last_uid + 1):
             return
-        pending = await session.sizes_after(last_uid)
-        for batch in batches(pending, settings):
-            if asyncio.get_running_loop().time() > deadline:
-                result.more = True  # the rest next tick: the mailbox is due again now
-                return
-            await _store_batch(database, claim, session, batch, settings, result)
+        uids = await session.uids_after(last_uid)
+        for start in range(0, len(uids), settings.batch_messages):
+            for batch in batches(
+                await session.sizes(uids[start : start + settings.batch_messages]), settings
+            ):
+                if asyncio.get_running_loop().time() > deadline:
+                    result.more = True  # the rest next tick: the mailbox is due again now
+                    return
+                await _store_batch(database, claim, session, batch, settings, result)
     finally:
         await session.close()
 

@@ -23,13 +23,16 @@ from services.kit.db import Database, scope_to_all_orgs
 log = structlog.get_logger("pursuit.inbound.imap")
 
 IN_FLIGHT = "imap_polls_in_flight"
+MAX_BATCH_MESSAGES = 200
 
 
 def poll_settings(settings: Settings, context: Any = None) -> PollSettings:
     return PollSettings(
         timeout_seconds=settings.imap_timeout_seconds,
         budget_seconds=settings.imap_poll_budget_seconds,
-        batch_messages=settings.imap_batch_messages,
+        # aioimaplib parses an answer with a stack frame per line (three per message
+        # fetched): a batch stays well below Python's recursion limit.
+        batch_messages=max(1, min(settings.imap_batch_messages, MAX_BATCH_MESSAGES)),
         batch_bytes=settings.imap_batch_bytes,
         max_message_bytes=settings.max_message_bytes,
         poll_seconds=settings.imap_poll_seconds,

@@ -208,6 +208,22 @@ service anvil {{
 
         return await asyncio.to_thread(run)
 
+    def drop(self, user: str, messages: list[bytes]) -> None:
+        """Deliver straight into ``user``'s ``Maildir/new``, as a local delivery agent
+        does (fast: for mailboxes of thousands)."""
+        maildir = self.maildir(user)
+        for sub in ("", "new", "cur", "tmp"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
+        owned = [maildir.parent, *(maildir / sub for sub in ("", "new", "cur", "tmp"))]
+        for number, raw in enumerate(messages):
+            name = f"{time.time_ns()}.M{number}P{os.getpid()}.test,S={len(raw)}"
+            (maildir / "tmp" / name).write_bytes(raw)
+            (maildir / "tmp" / name).rename(maildir / "new" / name)
+            owned.append(maildir / "new" / name)
+        if os.geteuid() == 0:
+            for path in owned:
+                os.chown(path, self.mail_uid, self.mail_gid)
+
     async def delete(self, user: str, uid: int) -> None:
         """What the user's own mail client does to a message: delete and expunge."""
 
