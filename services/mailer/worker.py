@@ -6,6 +6,7 @@ from arq.cron import cron
 
 from services.kit.worker import WorkerSpec, serve_worker
 from services.mailer.answers.tasks import answer_jobs
+from services.mailer.forwarding.tasks import forward_jobs
 from services.mailer.models import outbox
 from services.mailer.readmodels import readmodel_jobs
 from services.mailer.sequence.tasks import prepare, sequence_jobs, sweep_sequence
@@ -25,6 +26,7 @@ def spec(settings: Settings | None = None) -> WorkerSpec:
             *readmodel_jobs(),
             *suppression_jobs(),
             *answer_jobs(),
+            *forward_jobs(),
         ],
         cron_jobs=[
             sweep_cron(),

@@ -83,3 +83,34 @@ class AnswerRequested(Contract):
     in_reply_to: str | None = None
     references: list[str] = []
     requested_at: datetime
+
+
+class ForwardRequested(Contract):
+    """Forward a lead's answer to the lead's owner (inbound → mailer): the lead asked
+    for a meeting or is interested, and the owner takes over in their own mail client.
+    The forward carries the lead's message (``raw``, base64, when small enough) and is
+    sent from the assistant's mailbox with ``Reply-To`` the lead, threaded, so the
+    owner's reply goes straight to the lead in the same conversation. ``forward_id``
+    makes a redelivered command send nothing twice."""
+
+    message_name: ClassVar[str] = "thread.forward_requested"
+    version: int = 1
+
+    forward_id: uuid.UUID
+    org_id: uuid.UUID
+    assistant_id: uuid.UUID
+    lead_id: uuid.UUID
+    owner_id: uuid.UUID
+    owner_email: str
+    owner_name: str = ""
+    lead_email: str
+    intent: str
+    subject: str
+    text: str
+    received_at: datetime
+    # The lead's message and the thread before it (Message-IDs without brackets).
+    in_reply_to: str | None = None
+    references: list[str] = []
+    raw: str | None = None
+    raw_omitted: str | None = None
+    requested_at: datetime

@@ -13,6 +13,7 @@ from shared.contracts.events import SessionChanged, UserRemoved, UserUpserted
 from shared.contracts.imports import LeadImportRequested
 from shared.contracts.inbound import (
     AnswerRequested,
+    ForwardRequested,
     InboundMessageStored,
     LeadCreateRequested,
     SuppressionRequested,
@@ -26,11 +27,13 @@ from shared.contracts.leads import (
 )
 from shared.contracts.sequence import (
     EmailSuppressed,
+    EnrollmentsUpdated,
     EnrollmentUpdated,
     MessageFailed,
     MessageSent,
     ReplyReceived,
     SendSequenceBatch,
+    SequenceDispatch,
 )
 
 ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
@@ -48,9 +51,13 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         EnrollmentCommand.message_name: ("scheduler",),
         # The scheduler's hand-off of due steps.
         SendSequenceBatch.message_name: ("mailer",),
+        # ...one job per claimed batch: the mailer hands each mailbox's batch on.
+        SequenceDispatch.message_name: ("mailer",),
         # The lead's status, temperature and timeline in the api; the mailer keeps
         # its stop table from the sequence's stops and the lead's answers.
         EnrollmentUpdated.message_name: ("api", "mailer"),
+        # A tick batch's advances and completions at once: no stop among them.
+        EnrollmentsUpdated.message_name: ("api",),
         MessageSent.message_name: ("api", "inbound"),
         MessageFailed.message_name: ("api", "scheduler"),
         ReplyReceived.message_name: ("api", "scheduler", "mailer"),
@@ -59,6 +66,7 @@ ROUTES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         # suppress the addresses that bounced, complained or unsubscribed.
         SuppressionRequested.message_name: ("mailer",),
         AnswerRequested.message_name: ("mailer",),
+        ForwardRequested.message_name: ("mailer",),
         InboundMessageStored.message_name: ("inbound",),
         # ...and the api to add the leads a referral names.
         LeadCreateRequested.message_name: ("api",),

@@ -9,12 +9,15 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import func, select
 
 from services.api.models import outbox as api_outbox
+from services.inbound.app import create_app as create_inbound
+from services.inbound.settings import Settings as InboundSettings
+from services.inbound.worker import spec as inbound_spec
 from services.kit.db import Database, scope_to_all_orgs
 from services.kit.outbox import OutboxRelay, publish
 from services.kit.queue import ArqQueue
@@ -31,7 +34,11 @@ from services.scheduler.worker import spec as scheduler_spec
 from shared.contracts import AssistantUpserted, Contract
 from shared.contracts.assistants import Mailbox
 from shared.contracts.leads import LeadUpserted
+from tests.support.apps import client_for
 from tests.support.smtp import SmtpServer
+
+if TYPE_CHECKING:
+    from tests.sequence.inbound_stack import Inbound
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
@@ -205,3 +212,14 @@ def lead_event(
         **changes,
     }
     return LeadUpserted(**values)
+
+
+@pytest.fixture
+async def inbound(engine: Engine, service_env: dict[str, Any]) -> AsyncIterator[Inbound]:
+    """The inbound service (app and worker) beside the engine."""
+    from tests.sequence.inbound_stack import Inbound
+
+    settings = InboundSettings.model_validate({**service_env, "relay_poll_seconds": 0.05})
+    app = create_inbound(settings)
+    async with running(inbound_spec(settings), engine.database), client_for(app) as client:
+        yield Inbound(client, app, engine.database)

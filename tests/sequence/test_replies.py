@@ -6,133 +6,18 @@ that matches nobody (kept, visible, acting on no one)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from email.message import Message
-from typing import Any
 
-import httpx
-import pytest
 from sqlalchemy import select
 
-from services.inbound.app import create_app as create_inbound
-from services.inbound.models import assistants, decisions, messages
 from services.inbound.models import outbox as inbound_outbox
-from services.inbound.settings import Settings as InboundSettings
-from services.inbound.worker import spec as inbound_spec
-from services.kit.db import Database, scope_to_all_orgs
-from services.kit.worker import running
+from services.kit.db import scope_to_all_orgs
 from services.mailer.models import suppressions
 from shared.contracts.leads import EnrollmentRequested, LeadUpserted
 from tests.sequence.conftest import Engine, assistant_event, eventually, lead_event
+from tests.sequence.inbound_stack import Inbound, first_message, reply, status
 from tests.sequence.test_four_weeks import RECOMMENDED, START, by_lead, current, enroll
-from tests.support.apps import client_for
-
-
-@dataclass
-class Inbound:
-    client: httpx.AsyncClient
-    app: Any
-    database: Database
-
-    async def post(self, lead: LeadUpserted, raw: bytes) -> uuid.UUID:
-        async def known() -> bool:
-            return await self._secret(lead.assistant_id) is not None
-
-        await eventually(known)
-        secret = await self._secret(lead.assistant_id)
-        response = await self.client.post(
-            f"/v1/inbound/email/{lead.assistant_id}/{secret}", content=raw
-        )
-        assert response.status_code == 202, response.text
-        return uuid.UUID(response.json()["id"])
-
-    async def _secret(self, assistant_id: uuid.UUID) -> str | None:
-        async with self.database.transaction() as session:
-            await scope_to_all_orgs(session)
-            sealed = await session.scalar(
-                select(assistants.c.route_secret).where(assistants.c.id == assistant_id)
-            )
-        return None if sealed is None else str(self.app.state.secret_box.decrypt(sealed))
-
-    async def processed(self, message_id: uuid.UUID) -> dict[str, Any]:
-        async def done() -> bool:
-            return bool((await self.row(message_id))["status"] == "processed")
-
-        await eventually(done)
-        row = await self.row(message_id)
-        async with self.database.transaction() as session:
-            await scope_to_all_orgs(session)
-            decided = (
-                (
-                    await session.execute(
-                        select(decisions)
-                        .where(decisions.c.message_id == message_id)
-                        .order_by(decisions.c.id)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-        return {**row, "decision": dict(decided[-1])}
-
-    async def row(self, message_id: uuid.UUID) -> dict[str, Any]:
-        async with self.database.transaction() as session:
-            await scope_to_all_orgs(session)
-            found = (
-                (await session.execute(select(messages).where(messages.c.id == message_id)))
-                .mappings()
-                .one()
-            )
-            return dict(found)
-
-
-@pytest.fixture
-async def inbound(engine: Engine, service_env: dict[str, Any]) -> AsyncIterator[Inbound]:
-    settings = InboundSettings.model_validate({**service_env, "relay_poll_seconds": 0.05})
-    app = create_inbound(settings)
-    async with running(inbound_spec(settings), engine.database), client_for(app) as client:
-        yield Inbound(client, app, engine.database)
-
-
-def reply(
-    to: str,
-    *,
-    sender: str,
-    subject: str,
-    body: str,
-    in_reply_to: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> bytes:
-    lines = [
-        f"From: {sender}",
-        f"To: {to}",
-        f"Subject: {subject}",
-        "Date: Mon, 23 Nov 2026 16:00:00 +0000",
-        f"Message-ID: <{uuid.uuid4().hex}@mail.test>",
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
-    ]
-    if in_reply_to:
-        lines += [f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
-
-
-async def first_message(engine: Engine, lead: LeadUpserted) -> Message:
-    await engine.tick((await current(engine, lead.lead_id))["next_send_at"])
-    [message] = by_lead(engine, lead.email)
-    return message
-
-
-async def status(engine: Engine, lead: LeadUpserted, expected: str) -> dict[str, Any]:
-    async def reached() -> bool:
-        return bool((await current(engine, lead.lead_id))["status"] == expected)
-
-    await eventually(reached)
-    return await current(engine, lead.lead_id)
 
 
 async def no_more_messages(

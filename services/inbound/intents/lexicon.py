@@ -171,6 +171,11 @@ PHRASES: dict[Language, dict[Intent, Phrases]] = {
                 STRONG,
             ),
             (
+                r"(?:can|could|shall|should) we (?:meet|chat|connect|catch up|"
+                r"have a call|do a call|hop on|jump on)|meet (?:on|next|this|tomorrow|in person)",
+                STRONG,
+            ),
+            (
                 r"calendar (?:invite|invitation|link)|send (?:me )?(?:an |a )?invite|"
                 r"meeting invite|"
                 r"book a (?:time|slot|call|meeting)|pick a (?:slot|time)|grab a slot|your calendar|"

@@ -1,9 +1,11 @@
 """What a lead's answer sets off beyond its own sequence: the assistant's other leads
-at the same company (paused, stopped or left alone, per the assistant's setting), and
-the new lead a referral names."""
+at the same company (paused, stopped or left alone, per the assistant's setting), the
+new lead a referral names, the assistant's answer in the thread, and the forward of a
+keen lead's answer to its owner."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,12 +13,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inbound.models import assistants, leads
+from services.inbound.models import assistants, leads, users
 from services.inbound.processing.reading import IntentReading, Reading
-from shared.contracts.inbound import AnswerRequested, LeadCreateRequested
+from shared.contracts.inbound import AnswerRequested, ForwardRequested, LeadCreateRequested
 from shared.contracts.leads import EnrollmentCommand
 
 MAX_COLLEAGUES = 500
+# The lead's message rides in the command (base64) up to this size; above it, the
+# forward carries the lead's words without the attachment.
+MAX_FORWARDED_RAW = 256 * 1024
+FORWARDED_INTENTS = ("meeting_request", "interested")
 
 
 async def assistant_of(session: AsyncSession, lead: dict[str, Any]) -> dict[str, Any]:
@@ -129,3 +135,53 @@ def answer(
         references=[r for r in reading.references if r][-20:],
         requested_at=received_at,
     )
+
+
+async def forward(
+    session: AsyncSession,
+    lead: dict[str, Any],
+    intent: IntentReading | None,
+    reading: Reading,
+    raw: bytes | None,
+    message_id: uuid.UUID,
+    received_at: datetime,
+) -> tuple[ForwardRequested | None, str | None]:
+    """The forward of a meeting request or an interested answer to the lead's owner,
+    and the action recorded (None: not a keen answer)."""
+    if intent is None or intent.intent not in FORWARDED_INTENTS:
+        return None, None
+    owner = (
+        await session.execute(
+            select(users.c.email, users.c.name, users.c.status).where(
+                users.c.org_id == lead["org_id"], users.c.id == lead["owner_id"]
+            )
+        )
+    ).first()
+    if owner is None or owner.status != "active":
+        return None, "not forwarded: the lead's owner is not an active user"
+    attached = raw is not None and len(raw) <= MAX_FORWARDED_RAW
+    omitted = None
+    if raw is None:
+        omitted = "the original is not kept"
+    elif not attached:
+        omitted = f"the original is larger than {MAX_FORWARDED_RAW // 1024} KB"
+    command = ForwardRequested(
+        forward_id=uuid.uuid5(message_id, "forward"),
+        org_id=lead["org_id"],
+        assistant_id=lead["assistant_id"],
+        lead_id=lead["id"],
+        owner_id=lead["owner_id"],
+        owner_email=owner.email,
+        owner_name=owner.name,
+        lead_email=lead["email"],
+        intent=intent.intent,
+        subject=reading.subject[:998],
+        text=reading.text[:20_000],
+        received_at=received_at,
+        in_reply_to=reading.message_id,
+        references=[r for r in reading.references if r][-20:],
+        raw=base64.b64encode(raw).decode("ascii") if raw is not None and attached else None,
+        raw_omitted=omitted,
+        requested_at=received_at,
+    )
+    return command, f"forward to the owner {owner.email}"

@@ -84,6 +84,7 @@ async def process(
             intent,
             policy,
             stored.received_at,
+            raw=stored.raw,
         )
     return "success"
 
@@ -109,6 +110,8 @@ async def _act(
     intent: IntentReading | None,
     policy: Policy,
     received_at: datetime,
+    *,
+    raw: bytes | None = None,
 ) -> None:
     if await emailcc.handled(
         session, org_id, assistant_id, message_id, reading, received_at, policy.authentication
@@ -146,6 +149,7 @@ async def _act(
         policy=policy,
         received_at=received_at,
         soft_bounces=soft_bounces,
+        raw=raw,
     )
     await session.execute(
         update(messages)
@@ -178,6 +182,7 @@ async def decide_and_announce(
     received_at: datetime,
     soft_bounces: int = 0,
     decided_by: uuid.UUID | None = None,
+    raw: bytes | None = None,
 ) -> list[str]:
     """Decide about a read message from ``lead`` (None: matched nobody), record the
     decision and announce what it sets off; the actions taken."""
@@ -211,6 +216,13 @@ async def decide_and_announce(
         if referred is not None:
             events.append((referred, org_id))
             actions.append(f"new lead {referred.email} (referral)")
+        forwarded, action = await followups.forward(
+            session, lead, intent, reading, raw, message_id, received_at
+        )
+        if forwarded is not None:
+            events.append((forwarded, org_id))
+        if action:
+            actions.append(action)
     for address in _suppressed(decision, reading, lead):
         events.append(
             (
@@ -366,6 +378,7 @@ async def correct(
         policy=policy,
         received_at=row["received_at"],
         decided_by=by,
+        raw=row["raw"],
     )
     await session.execute(update(messages).where(messages.c.id == message_id).values(kind="human"))
     return True
