@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import dispatch, inbound, intents, lead_import, mail, outbox_relay, stop_latency
+from bench import (
+    dispatch,
+    imap,
+    inbound,
+    intents,
+    lead_import,
+    mail,
+    outbox_relay,
+    stop_latency,
+)
 
 
 def main() -> None:
@@ -15,6 +24,7 @@ def main() -> None:
     asyncio.run(stop_latency.main())
     asyncio.run(intents.main())
     asyncio.run(inbound.main())
+    asyncio.run(imap.main())
 
 
 if __name__ == "__main__":
