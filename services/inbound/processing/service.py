@@ -63,7 +63,7 @@ async def process(
     if stored is None or stored.status != "received" or stored.raw is None:
         return "duplicate"
     reading = await read(stored.raw)
-    intent = await _intent(reading, classify, stored.received_at)
+    intent = await classify_reading(reading, classify, stored.received_at)
     async with database.transaction() as session:
         await scope_to_org(session, org_id)
         row = (
@@ -89,9 +89,11 @@ async def process(
     return "success"
 
 
-async def _intent(
+async def classify_reading(
     reading: Reading, classify: Classify, received_at: datetime
 ) -> IntentReading | None:
+    """The intent of a human answer (None for anything else); mail to the
+    List-Unsubscribe mailto address is an unsubscribe, whatever it says."""
     if reading.kind != "human":
         return None
     if reading.subject.strip().lower() == LIST_UNSUBSCRIBE_SUBJECT:
