@@ -12,8 +12,9 @@ in the lead's business hours from the prior. The rows are written by
 row-level security); the tick and the relay run as the app role, under it.
 
 Measured: the scheduler's real ``tick()`` (claim with ``SKIP LOCKED``, lock the
-mailbox counters, plan the next step, one executemany UPDATE, the
-``send_sequence_batch`` and ``enrollment.updated`` outbox rows) called back to back,
+mailbox counters, plan the next step, one UPDATE, the ``send_sequence_dispatch`` (a
+``send_sequence_batch`` per mailbox inside) and ``enrollments.updated`` outbox rows,
+an ``enrollment.updated`` per stop) called back to back,
 as its cron would through a backlog, with the outbox relay (``OutboxRelay``, one
 ``enqueue_job`` per row and consumer) running beside it in the same event loop, as
 in the scheduler worker, until every row is in arq: from the first claim to the
@@ -347,20 +348,27 @@ async def _scaling_tick(owner: asyncpg.Connection, database: Database) -> float:
 
 @dataclass(frozen=True)
 class Handover:
-    steps: int  # in send_sequence_batch rows
-    batches: int  # send_sequence_batch rows
+    steps: int  # in the mailbox batches of send_sequence_dispatch rows
+    batches: int  # mailbox batches (send_sequence_batch) in them
+    dispatches: int  # send_sequence_dispatch rows (one mailer job each)
     unsent: int  # rows of any kind the relay has not delivered
 
 
 async def _handover(owner: asyncpg.Connection) -> Handover:
     row = await owner.fetchrow(
-        "SELECT coalesce(sum(jsonb_array_length(payload->'sends')) "
-        "FILTER (WHERE name = 'send_sequence_batch'), 0) AS steps, "
-        "count(*) FILTER (WHERE name = 'send_sequence_batch') AS batches, "
-        "count(*) FILTER (WHERE sent_at IS NULL) AS unsent FROM scheduler.outbox"
+        "SELECT (SELECT coalesce(sum(jsonb_array_length(b->'sends')), 0) "
+        "        FROM scheduler.outbox o, jsonb_array_elements(o.payload->'batches') b "
+        "        WHERE o.name = 'send_sequence_dispatch') AS steps, "
+        "       (SELECT coalesce(sum(jsonb_array_length(payload->'batches')), 0) "
+        "        FROM scheduler.outbox WHERE name = 'send_sequence_dispatch') AS batches, "
+        "       (SELECT count(*) FROM scheduler.outbox "
+        "        WHERE name = 'send_sequence_dispatch') AS dispatches, "
+        "       (SELECT count(*) FROM scheduler.outbox WHERE sent_at IS NULL) AS unsent"
     )
     assert row is not None
-    return Handover(int(row["steps"]), int(row["batches"]), int(row["unsent"]))
+    return Handover(
+        int(row["steps"]), int(row["batches"]), int(row["dispatches"]), int(row["unsent"])
+    )
 
 
 @contextlib.contextmanager
@@ -483,8 +491,9 @@ async def _main() -> None:
         _line(
             "  the relay",
             f"{jobs / run.seconds:9,.0f} jobs/s ",
-            f"({run.rows:,} outbox rows, {jobs:,} arq jobs; {handover.batches:,} "
-            f"send_sequence_batch, {handover.steps / handover.batches:.2f} steps each)",
+            f"({run.rows:,} outbox rows, {jobs:,} arq jobs; {handover.dispatches:,} "
+            f"send_sequence_dispatch of {handover.batches:,} mailbox batches, "
+            f"{handover.steps / handover.batches:.2f} steps each)",
         )
         print(f"  scaling: the tick alone, {SCALING_DUE:,} due, fastest of {SCALING_RUNS}")
         _line(f"{small:,} enrolled", f"{at_small:9.2f} s", "")

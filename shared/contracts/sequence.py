@@ -123,6 +123,31 @@ class SendSequenceBatch(Contract):
     sends: list[SequenceSend] = Field(min_length=1)
 
 
+class SequenceDispatch(Contract):
+    """The scheduler's hand-off of one claimed batch in one job: the due steps of every
+    mailbox it touched, one ``SendSequenceBatch`` per mailbox (each with its own batch
+    id). The mailer hands each on as its own ``send_sequence_batch`` job, so a mailbox's
+    sends, retries and sweeps work as before; a batch claimed over many mailboxes costs
+    one job instead of one per mailbox."""
+
+    message_name: ClassVar[str] = "send_sequence_dispatch"
+    version: int = 1
+
+    dispatch_id: uuid.UUID
+    batches: list[SendSequenceBatch] = Field(min_length=1)
+
+
+class EnrollmentsUpdated(Contract):
+    """Many ``enrollment.updated`` in one message: the steps one tick batch advanced or
+    completed (one message each would cost a job per step and consumer). Stops still go
+    one by one as ``enrollment.updated``, which the mailer's stop table also reads."""
+
+    message_name: ClassVar[str] = "enrollments.updated"
+    version: int = 1
+
+    updates: list[EnrollmentUpdated] = Field(min_length=1)
+
+
 class MessageFailed(Contract):
     """A sequence message did not go out (mailer): refused (``bounced``: the address
     does not exist), ``failed``, ``unknown`` (maybe delivered; never resent), or

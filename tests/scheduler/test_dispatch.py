@@ -85,13 +85,18 @@ async def seed(
 
 
 async def dispatched_steps(database: Database) -> list[tuple[str, int]]:
-    """Every (enrollment, step) handed to the mailer, from the outbox batches."""
+    """Every (enrollment, step) handed to the mailer, from the outbox's dispatches."""
     async with database.transaction() as session:
         await scope_to_all_orgs(session)
         rows = await session.execute(
-            select(outbox.c.payload).where(outbox.c.name == "send_sequence_batch")
+            select(outbox.c.payload).where(outbox.c.name == "send_sequence_dispatch")
         )
-        return [(s["enrollment_id"], s["step"]) for (p,) in rows for s in p["sends"]]
+        return [
+            (s["enrollment_id"], s["step"])
+            for (p,) in rows
+            for batch in p["batches"]
+            for s in batch["sends"]
+        ]
 
 
 async def test_two_replicas_dispatch_every_due_step_exactly_once(

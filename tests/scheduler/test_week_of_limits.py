@@ -1,10 +1,11 @@
 """A simulated week of ticks against the real database, trying to break the mailbox
 limits and to lose a due step.
 
-What is measured is what the scheduler hands the mailer: the ``send_sequence_batch``
-rows of its outbox. The mailer sends at once, so a send's time is the ``now`` of the
-tick that handed it (``SequenceSend.planned_at``). The limits are checked exactly as
-``dispatch/limits.py`` defines them, independently recomputed here:
+What is measured is what the scheduler hands the mailer: the mailbox batches of the
+``send_sequence_dispatch`` rows of its outbox. The mailer sends at once, so a send's
+time is the ``now`` of the tick that handed it (``SequenceSend.planned_at``). The
+limits are checked exactly as ``dispatch/limits.py`` defines them, independently
+recomputed here:
 
 - the daily limit counts the sends handed on one local calendar day of the
   assistant's time zone (a DST day has 23 or 25 hours, and is still one day);
@@ -241,22 +242,23 @@ async def enroll(database: Database, leads: Sequence[Lead]) -> None:
 
 
 async def handed(database: Database) -> list[Handed]:
-    """Every send handed to the mailer: the payloads of the outbox's batches."""
+    """Every send handed to the mailer: the batches of the outbox's dispatches."""
     async with database.transaction() as session:
         await scope_to_all_orgs(session)
         rows = await session.execute(
-            select(outbox.c.payload).where(outbox.c.name == "send_sequence_batch")
+            select(outbox.c.payload).where(outbox.c.name == "send_sequence_dispatch")
         )
         return [
             Handed(
-                assistant_id=uuid.UUID(payload["assistant_id"]),
+                assistant_id=uuid.UUID(batch["assistant_id"]),
                 enrollment_id=uuid.UUID(send["enrollment_id"]),
                 generation=send["generation"],
                 step=send["step"],
                 at=datetime.fromisoformat(send["planned_at"]),
             )
             for (payload,) in rows
-            for send in payload["sends"]
+            for batch in payload["batches"]
+            for send in batch["sends"]
         ]
 
 

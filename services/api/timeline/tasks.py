@@ -13,6 +13,7 @@ from services.api.settings import Settings
 from services.kit.db import scope_to_org
 from services.kit.jobs import JobCall, transactional
 from shared.contracts.sequence import (
+    EnrollmentsUpdated,
     EnrollmentUpdated,
     MessageFailed,
     MessageSent,
@@ -22,7 +23,18 @@ from shared.contracts.sequence import (
 
 async def on_enrollment_updated(session: AsyncSession, call: JobCall[EnrollmentUpdated]) -> None:
     """Show the sequence's state on the lead: status, next send time and why."""
-    event = call.payload
+    await _show_enrollment(session, call.payload)
+
+
+async def on_enrollments_updated(session: AsyncSession, call: JobCall[EnrollmentsUpdated]) -> None:
+    """A tick batch's advances at once (over several orgs): each shown as its own
+    ``enrollment.updated``, written while the transaction is scoped to its org."""
+    for event in call.payload.updates:
+        await _show_enrollment(session, event)
+        await session.flush()
+
+
+async def _show_enrollment(session: AsyncSession, event: EnrollmentUpdated) -> None:
     await scope_to_org(session, event.org_id)
     result = await session.execute(
         update(Lead)
@@ -174,6 +186,7 @@ async def on_message_failed(session: AsyncSession, call: JobCall[MessageFailed])
 def timeline_jobs() -> list[Function]:
     return [
         transactional(EnrollmentUpdated, on_enrollment_updated, inbox=inbox),
+        transactional(EnrollmentsUpdated, on_enrollments_updated, inbox=inbox),
         transactional(MessageSent, on_message_sent, inbox=inbox),
         transactional(ReplyReceived, on_reply_received, inbox=inbox),
         transactional(MessageFailed, on_message_failed, inbox=inbox),

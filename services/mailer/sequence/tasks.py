@@ -21,6 +21,7 @@ from services.kit.queue import Queue
 from services.mailer.answers import service as answers
 from services.mailer.models import inbox, outbox
 from services.mailer.sequence import repository
+from services.mailer.sequence.dispatch import hand_on
 from services.mailer.sequence.service import Outbound, send_batch
 from services.mailer.settings import Settings
 from services.mailer.smtp import SmtpPool
@@ -32,6 +33,7 @@ from shared.contracts.sequence import (
     MessageFailed,
     ReplyReceived,
     SendSequenceBatch,
+    SequenceDispatch,
     SequenceSend,
 )
 
@@ -175,6 +177,7 @@ async def sweep_sequence(ctx: dict[str, Any]) -> None:
 def sequence_jobs(settings: Settings) -> list[Function]:
     return [
         stepwise(SendSequenceBatch, handle_batch, max_tries=settings.sequence_max_tries),
+        stepwise(SequenceDispatch, hand_on),
         transactional(EnrollmentUpdated, on_enrollment_updated, inbox=inbox),
         transactional(ReplyReceived, on_reply, inbox=inbox),
     ]

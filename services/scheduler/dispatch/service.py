@@ -1,10 +1,12 @@
 """The tick: resume pauses that ended, claim due steps, keep mailbox limits, plan the
-next step, and hand the mailer one job per mailbox per batch.
+next step, and hand the mailer one job per batch.
 
 Each batch is one transaction: claimed rows are locked (``SKIP LOCKED``, so replicas
-take different rows), advanced, and the mailer's ``send_sequence_batch`` command and
-the ``enrollment.updated`` events are written to the outbox in the same commit. A
-crash before the commit leaves the steps due; after it, the outbox delivers them.
+take different rows), advanced, and the mailer's ``send_sequence_dispatch`` command (a
+``send_sequence_batch`` per mailbox inside) and one ``enrollments.updated`` event for
+the advances (stops: an ``enrollment.updated`` each) are written to the outbox in the
+same commit. A crash before the commit leaves the steps due; after it, the outbox
+delivers them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ from services.scheduler.enrollments import service as enrollments
 from services.scheduler.models import outbox
 from shared.contracts import Contract
 from shared.contracts.leads import ThreadRoot
-from shared.contracts.sequence import EnrollmentUpdated, SendSequenceBatch, SequenceSend
+from shared.contracts.sequence import (
+    EnrollmentsUpdated,
+    EnrollmentUpdated,
+    SendSequenceBatch,
+    SequenceDispatch,
+    SequenceSend,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +109,8 @@ async def _dispatch(
     live = [d for d in claimed if not d.deleted and not d.archived]
     messages: list[tuple[Contract, uuid.UUID | None]] = []
     changes: list[writes.ClaimedChange] = []
+    batches: list[SendSequenceBatch] = []  # one per mailbox, in one dispatch job
+    advanced: list[EnrollmentUpdated] = []  # in one enrollments.updated
     for due in claimed:
         if due.deleted or due.archived:
             why = "the lead was deleted" if due.deleted else "the assistant was archived"
@@ -126,7 +136,7 @@ async def _dispatch(
                 send, change, event = _advance(due, now, history)
                 sends.append(send)
                 changes.append(change)
-                messages.append((event, due.org_id))
+                advanced.append(event)
             else:
                 assert verdict.at is not None
                 assert verdict.reason is not None
@@ -136,15 +146,9 @@ async def _dispatch(
                 changes.append(_row_change(due, next_send_at=at, next_send_reason=verdict.reason))
                 result.deferred += 1
         if sends:
-            messages.append(
-                (
-                    SendSequenceBatch(
-                        batch_id=new_id(),
-                        org_id=dues[0].org_id,
-                        assistant_id=assistant_id,
-                        sends=sends,
-                    ),
-                    dues[0].org_id,
+            batches.append(
+                SendSequenceBatch(
+                    batch_id=new_id(), org_id=dues[0].org_id, assistant_id=assistant_id, sends=sends
                 )
             )
             result.batches += 1
@@ -152,6 +156,12 @@ async def _dispatch(
             result.by_assistant[assistant_id] = result.by_assistant.get(assistant_id, 0) + len(
                 sends
             )
+    # The batch's sends in one job and its advances in one event (over several orgs:
+    # the rows carry no org); stops went one by one above, for the mailer's stop table.
+    if batches:
+        messages.append((SequenceDispatch(dispatch_id=new_id(), batches=batches), None))
+    if advanced:
+        messages.append((EnrollmentsUpdated(updates=advanced), None))
     await writes.change_claimed(session, changes, now)
     await writes.save_mailboxes(session, mailboxes)
     await writes.publish(session, messages)
