@@ -143,3 +143,99 @@ async def test_the_lead_follows_its_sequence_messages_and_answers(stack: Stack) 
         await stack.api.get(f"/v1/leads/{lead_id}/timeline", headers=org.agent.headers)
     ).json()
     assert timeline["items"][4]["summary"] == ("Out of office; the sequence resumes 2026-12-07")
+
+
+async def test_events_that_arrive_out_of_order_show_in_the_order_they_happened(
+    stack: Stack,
+) -> None:
+    org = await stack.org()
+    ava = await stack.api.post(
+        "/v1/assistants", json={"type": "sales", "name": "Ava"}, headers=org.agent.headers
+    )
+    assistant_id = uuid.UUID(ava.json()["id"])
+    made = await stack.api.post(
+        "/v1/leads",
+        json={"email": "sam@x.example", "assistant_id": str(assistant_id)},
+        headers=org.agent.headers,
+    )
+    lead_id = uuid.UUID(made.json()["lead"]["id"])
+    start = datetime.now(UTC) + timedelta(minutes=1)
+
+    def sent(step: int, at: datetime) -> MessageSent:
+        return MessageSent(
+            lead_id=lead_id,
+            org_id=org.agent.org_id,
+            assistant_id=assistant_id,
+            channel="email",
+            step=step,
+            subject=f"Step {step}",
+            message_id=f"<m{step}@acme.example>",
+            sent_at=at,
+        )
+
+    # The answer reaches the api first, then the messages it answers (the second
+    # and third sent in the same microsecond), then the enrollment that began it all.
+    await deliver(
+        stack,
+        ReplyReceived(
+            lead_id=lead_id,
+            org_id=org.agent.org_id,
+            channel="email",
+            subject="Re: Step 3",
+            snippet="Tell me more",
+            intent="interested",
+            temperature="warm",
+            received_at=start + timedelta(hours=3),
+        ),
+    )
+    await deliver(stack, sent(3, start + timedelta(hours=2)))
+    await deliver(stack, sent(1, start + timedelta(hours=1)))
+    await deliver(stack, sent(2, start + timedelta(hours=2)))
+    await deliver(
+        stack,
+        EnrollmentUpdated(
+            lead_id=lead_id,
+            org_id=org.agent.org_id,
+            status="active",
+            step=1,
+            reason="enrolled on Recommended",
+            changed_at=start,
+        ),
+    )
+
+    async def page(cursor: str | None) -> dict[str, Any]:
+        got = await stack.api.get(
+            f"/v1/leads/{lead_id}/timeline",
+            params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+            headers=org.agent.headers,
+        )
+        assert got.status_code == 200, got.text
+        return dict(got.json())
+
+    whole = (
+        await stack.api.get(f"/v1/leads/{lead_id}/timeline", headers=org.agent.headers)
+    ).json()["items"]
+    expected = [
+        ("lead.created", None),
+        ("enrollment.updated", None),
+        ("message.sent", "Step 1"),
+        ("message.sent", "Step 3"),  # same time as step 2, recorded first
+        ("message.sent", "Step 2"),
+        ("reply.received", None),
+    ]
+    assert [
+        (e["kind"], e["data"].get("subject") if e["kind"] == "message.sent" else None)
+        for e in whole
+    ] == expected
+    assert [e["occurred_at"] for e in whole] == sorted(e["occurred_at"] for e in whole)
+
+    # Pages of two follow the same order, each entry once.
+    paged: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        body = await page(cursor)
+        paged.extend(body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["id"] for e in paged] == [e["id"] for e in whole]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -148,7 +148,21 @@ async def timeline(
     after: uuid.UUID | None,
     limit: int,
 ) -> list[LeadEvent]:
+    """The lead's entries in the order things happened (each event's own time, which
+    events from other services may reach us out of), then as recorded; ``after`` is
+    the last entry of the previous page."""
     statement = select(LeadEvent).where(LeadEvent.org_id == org_id, LeadEvent.lead_id == lead_id)
     if after is not None:
-        statement = statement.where(LeadEvent.id > after)
-    return list(await session.scalars(statement.order_by(LeadEvent.id).limit(limit)))
+        last = await session.scalar(
+            select(LeadEvent.occurred_at).where(
+                LeadEvent.org_id == org_id, LeadEvent.lead_id == lead_id, LeadEvent.id == after
+            )
+        )
+        if last is None:
+            return []  # not a cursor of this lead's timeline
+        statement = statement.where(
+            tuple_(LeadEvent.occurred_at, LeadEvent.id)
+            > tuple_(literal(last, LeadEvent.occurred_at.type), literal(after, LeadEvent.id.type))
+        )
+    ordered = statement.order_by(LeadEvent.occurred_at, LeadEvent.id)
+    return list(await session.scalars(ordered.limit(limit)))
