@@ -45,14 +45,14 @@ async def enroll(engine: Engine, email: str, mailbox: str) -> LeadUpserted:
 
 async def test_one_dispatch_job_sends_each_mailbox_its_own_steps(engine: Engine) -> None:
     people = {f"lead{n}@globex{n}.test": f"ava{n}@acme{n}.test" for n in range(4)}
-    leads = [await enroll(engine, lead, mailbox) for lead, mailbox in people.items()]
+    leads = [await enroll(engine, email, mailbox) for email, mailbox in people.items()]
     due = max([(await current(engine, lead.lead_id))["next_send_at"] for lead in leads])
 
     result = await engine.tick(due)
 
     assert (result.dispatched, result.batches) == (4, 4)
-    for lead, mailbox in people.items():
-        [message] = by_lead(engine, lead)
+    for email, mailbox in people.items():
+        [message] = by_lead(engine, email)
         assert parseaddr(message["From"])[1] == mailbox
     async with engine.database.transaction() as session:
         await scope_to_all_orgs(session)
