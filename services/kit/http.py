@@ -39,6 +39,7 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     outbox: Table | None = None,
     on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+    on_shutdown: Callable[[FastAPI], Awaitable[None]] | None = None,
     version: str = "0.1.0",
     body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
@@ -71,6 +72,8 @@ def create_service_app(
         try:
             yield
         finally:
+            if on_shutdown is not None:
+                await on_shutdown(app)
             for resource in owned:
                 if isinstance(resource, Database):
                     await resource.dispose()

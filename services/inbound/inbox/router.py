@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from services.inbound.inbox import service
-from services.inbound.inbox.schemas import Correction, InboundRoute, MessageDetail, MessageRead
+from services.inbound.inbox.schemas import (
+    Correction,
+    InboundRoute,
+    MessageDetail,
+    MessageRead,
+    Replay,
+)
 from services.inbound.processing.tasks import policy
 from services.inbound.settings import Settings
 from services.kit.auth import PrincipalDep
@@ -100,4 +106,26 @@ async def correct_message(
     an unsubscribe suppresses the address, a stop already made stays made."""
     return await service.correct(
         session, principal, message_id, body, policy(request.app.state.settings)
+    )
+
+
+@router.post(
+    "/v1/inbound/messages/{message_id}/replay",
+    operation_id="replay_received_message",
+    response_model=Replay,
+    responses={409: {"description": "The message was refused on arrival: nothing is kept."}},
+)
+async def replay_message(
+    message_id: uuid.UUID, request: Request, principal: PrincipalDep, session: OrgSessionDep
+) -> Replay:
+    """Read the stored message again as the worker would now (its kind, the
+    classifier's intent, confidence and reasons, the lead it matches and the decision)
+    without acting on it, beside the decision on record. Nothing is written: to change
+    what was done, post a correction."""
+    return await service.replay(
+        session,
+        principal,
+        message_id,
+        request.app.state.replayer,
+        policy(request.app.state.settings),
     )

@@ -50,6 +50,24 @@ class MessageDetail(MessageRead):
     decisions: list[DecisionRead] = Field(description="Every decision, oldest first")
 
 
+class Replay(BaseModel):
+    """How the stored message reads now: the worker's reading, match and decision,
+    recomputed without acting, beside the decision on record."""
+
+    message_id: uuid.UUID
+    kind: str = Field(description="human, out_of_office, auto_reply, bounce_hard, ...")
+    intent: str | None
+    confidence: float | None
+    classifier: str = Field(description="rules, llm:<model>, or reader (not a human answer)")
+    explanation: str
+    temperature: str | None
+    actions: list[str] = Field(description="What the decision would do to the lead's sequence")
+    lead_id: uuid.UUID | None = Field(description="The lead it matches now (None: nobody)")
+    matched_by: str | None
+    recorded: DecisionRead | None = Field(description="The latest decision on record")
+    agrees: bool = Field(description="True when kind and intent match the recorded decision")
+
+
 class InboundRoute(BaseModel):
     """Where mail providers post the assistant's mail, and the secret that signs it."""
 

@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbound.inbox import policies, repository
+from services.inbound.inbox import replay as replaying
 from services.inbound.inbox.schemas import (
     Correction,
     DecisionRead,
     InboundRoute,
     MessageDetail,
     MessageRead,
+    Replay,
 )
 from services.inbound.processing import service as processing
 from services.inbound.processing.service import Policy
@@ -111,3 +113,17 @@ async def correct(
     if not done:
         raise Conflict("This message has not been read yet (or was refused): nothing to correct.")
     return await get(session, principal, message_id)
+
+
+async def replay(
+    session: AsyncSession,
+    principal: Principal,
+    message_id: uuid.UUID,
+    replayer: replaying.Replayer,
+    policy: Policy,
+) -> Replay:
+    row = await repository.message(session, principal.org_id, message_id)
+    if row is None:
+        raise NotFound("No such message.")
+    await _assistant(session, principal, row["assistant_id"])
+    return await replaying.replay(session, principal.org_id, message_id, replayer, policy)
