@@ -15,48 +15,55 @@ company domain of its own, so no answer touches another lead's sequence.
 
 1. Throughput. The messages are stored through ``intake.service.store`` (10 at a
    time, one transaction each as the HTTP route does, the ``inbound.message_stored``
-   event in the outbox); then the real inbound worker (``running(spec(settings))`` in
-   this process, default settings: ``worker_max_jobs`` jobs at a time, its
-   ``UnderstandingPool`` of ``parse_workers`` spawned processes, its outbox relay) runs
-   until every row is ``processed``. Its start-up (``prepare``, spawning and warming
-   the parse workers) is timed apart. Then the same rows, set back to ``received``, go
-   through ``process()`` alone (no relay, no arq), as many at a time as the worker
-   runs jobs. For both, where the CPU went: this process, the parse workers, the
-   PostgreSQL backends of the bench's database, and the whole machine (anything else
-   running on it included). Baselines over the same bytes, in this process (best of
-   ``BENCH_INBOUND_PASSES``, 3): ``email.message_from_bytes`` with ``compat32`` and
+   event in the outbox); then ``BENCH_INBOUND_WORKERS`` (1) inbound worker processes
+   (``bench.worker_process inbound``: ``python -m services.inbound.worker`` as ``make
+   run`` starts it, default settings: ``worker_max_jobs`` jobs at a time, its
+   ``UnderstandingPool`` of ``parse_workers`` spawned processes, its outbox relay) run
+   until every row is ``processed``, timed from the end of their start-up (``prepare``,
+   spawning and warming the parse workers, timed apart) to the last row's
+   ``processed_at``. Then the same rows, set back to ``received``, go through
+   ``process()`` alone in this process (no relay, no arq), as many at a time as the
+   worker runs jobs. For both, where the CPU went: each process, the parse workers,
+   the PostgreSQL backends of the bench's database, and the whole machine (anything
+   else running on it included). Baselines over the same bytes, in this process (best
+   of ``BENCH_INBOUND_PASSES``, 3): ``email.message_from_bytes`` with ``compat32`` and
    with ``email.policy.default``, the understanding layer alone (``understand``, one
    process), the same through an ``UnderstandingPool`` as the worker makes it, and the
    rules classifier on the human replies' texts.
 
-2. Reply -> stop latency. On a database of its own: leads created through the api's
+2. Reply -> stop latency. Each service in a process of its own, as ``make run`` and a
+   deployment run them (``bench/processes.py``, with the environment the launcher
+   gives each): the inbound HTTP app (``python -m services.inbound``, uvicorn), then
+   ``BENCH_INBOUND_WORKERS`` inbound workers, the mailer's and the scheduler's
+   workers (``bench.worker_process``); this process only generates the load, watches
+   and answers SMTP. On a database of its own: leads created through the api's
    outbox (``assistant.upserted``, ``lead.upserted``: the scheduler's, mailer's and
    inbound's read models fed by their workers), enrolled (``enrollment.requested``
    through the scheduler worker, its ``enrollment.updated`` handled by the mailer),
    and the assistant's first message to each announced by the mailer's outbox
    (``message.sent`` with the lead's reply token: inbound's threads). Human replies
-   (generated as above) are posted to the assistant's inbound URL (its secret in the
-   path) through the inbound HTTP app (in-process, httpx's ASGI transport, with its
-   lifespan), open loop (a POST does not wait for the previous ones): first
+   (generated as above) are posted over HTTP to the assistant's inbound URL (its
+   secret in the path), open loop (a POST does not wait for the previous ones): first
    ``BENCH_INBOUND_WARM`` (50) at ``BENCH_INBOUND_WARM_RATE`` (10) a second, reported
    for comparison, then ``BENCH_INBOUND_RATE`` (100) a second for
-   ``BENCH_INBOUND_SECONDS`` (10). The inbound, mailer and scheduler workers run in
-   this process with their default settings (the scheduler without its tick: nothing
-   is due); the mailer's SMTP server is a sink on this event loop, so the answers in
-   the thread (brochure, calendar link) are sent without reaching anyone. Measured per
-   reply: from just before its POST to the first moment a poller reading every
-   ``BENCH_POLL_MS`` (10 ms) sees the lead's row in ``mailer.stops`` (which the
-   mailer's ``queued -> transmitting`` UPDATE checks: from its commit, no further step
-   reaches SMTP), and the scheduler's enrollment leaving ``active``; the segments
-   from the rows' own timestamps (stored, processed, the stop's transaction began).
-   Everything shares one event loop here, where each service has its own process in a
-   deployment: the CPU line says how busy that loop was.
+   ``BENCH_INBOUND_SECONDS`` (10). The workers run with their default settings (the
+   scheduler without its tick: nothing is due); the mailer's SMTP server is a sink in
+   this process, so the answers in the thread (brochure, calendar link) are sent
+   without reaching anyone. Measured per reply: from just before its POST to the
+   first moment a poller reading every ``BENCH_POLL_MS`` (10 ms) sees the lead's row
+   in ``mailer.stops`` (which the mailer's ``queued -> transmitting`` UPDATE checks:
+   from its commit, no further step reaches SMTP), and the scheduler's enrollment
+   leaving ``active``; the segments from the rows' own timestamps (stored, processed,
+   the stop's transaction began). The CPU line says how busy each process was: on a
+   machine of few CPUs shared with other work, that is where the limit shows.
 
-Both parts: the workers' periodic sweeps (cron jobs) are left out: they find nothing in
-a run this short, and arq names their jobs without the queue namespace, so their keys
-could not be told from another deployment's. The services' JSON logs are on at INFO,
-as deployed, written to /dev/null. Each part provisions its own database and drops it,
-and deletes the Redis keys of its own queue namespace.
+Both parts: the workers' periodic jobs (sweeps, IMAP polls, the scheduler's tick) are
+left out (``bench/worker_process.py`` says why). The services' JSON logs are on at
+INFO, as deployed, written to log files in a temporary directory.
+``BENCH_INBOUND_PARTS`` (``throughput,latency``) picks the parts. Each part provisions
+its own database and drops it, and deletes the Redis keys of its own queue namespace.
+Before this file ran each service in a process of its own (commit 8125b42 to 65e6544),
+everything shared the bench's event loop: those figures are not comparable.
 """
 
 from __future__ import annotations
@@ -71,6 +78,7 @@ import multiprocessing
 import os
 import random
 import statistics
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -87,11 +95,10 @@ import asyncpg
 import httpx
 import structlog
 from aiosmtpd.smtp import SMTP
-from fastapi import FastAPI
 from sqlalchemy import Table, func, select, text, update
 
+from bench.processes import Stack, cpu_of, descendants, free_port
 from services.api.models import outbox as api_outbox
-from services.inbound.app import create_app as create_inbound
 from services.inbound.intake.service import Arrival, store
 from services.inbound.intents import RulesClassifier
 from services.inbound.intents import dates as intent_dates
@@ -108,27 +115,25 @@ from services.inbound.settings import Settings as InboundSettings
 from services.inbound.understanding import PARSE_LIMIT_BYTES, UnderstandingPool, understand
 from services.inbound.worker import close as inbound_close
 from services.inbound.worker import prepare as inbound_prepare
-from services.inbound.worker import spec as inbound_spec
 from services.kit import dbadmin, migrations
 from services.kit.crypto import SecretBox
 from services.kit.db import ORG_SETTING, Database, scope_to_org
+from services.kit.devstack import stack
 from services.kit.ids import new_id
 from services.kit.jobs import JobCall
 from services.kit.logging import configure_logging
 from services.kit.outbox import OutboxRelay, outbox_backlog, publish_many
 from services.kit.queue import ArqQueue
-from services.kit.worker import WorkerSpec, running
+from services.kit.worker import WorkerSpec
 from services.mailer.models import inbox as mailer_inbox
 from services.mailer.models import leads as mailer_leads
 from services.mailer.models import outbox as mailer_outbox
 from services.mailer.models import stops
 from services.mailer.settings import Settings as MailerSettings
-from services.mailer.worker import spec as mailer_spec
 from services.scheduler.models import enrollments
 from services.scheduler.models import leads as scheduler_leads
 from services.scheduler.models import outbox as scheduler_outbox
 from services.scheduler.settings import Settings as SchedulerSettings
-from services.scheduler.worker import spec as scheduler_spec
 from shared.contracts import AssistantUpserted, Contract, EventEnvelope
 from shared.contracts.assistants import Mailbox
 from shared.contracts.leads import EnrollmentRequested, LeadUpserted
@@ -148,6 +153,8 @@ SECONDS = float(os.environ.get("BENCH_INBOUND_SECONDS", "10"))
 WARM = int(os.environ.get("BENCH_INBOUND_WARM", "50"))
 WARM_RATE = float(os.environ.get("BENCH_INBOUND_WARM_RATE", "10"))
 POLL_SECONDS = float(os.environ.get("BENCH_POLL_MS", "10")) / 1000
+PARTS = os.environ.get("BENCH_INBOUND_PARTS", "throughput,latency").split(",")
+INBOUND_WORKERS = int(os.environ.get("BENCH_INBOUND_WORKERS", "1"))
 STORE_CONCURRENCY = 10
 ASSISTANTS = 4
 SEED_BATCH = 250
@@ -424,20 +431,10 @@ def _quiet_logs() -> Iterator[TextIO]:
             structlog.reset_defaults()
 
 
-@contextlib.asynccontextmanager
-async def _lifespan(app: FastAPI, sink: TextIO) -> AsyncIterator[None]:
-    """The app's lifespan, its logging configured to ``sink`` as the workers' is."""
-    context = app.router.lifespan_context(app)
-    with contextlib.redirect_stdout(sink):
-        await context.__aenter__()
-    try:
-        yield
-    finally:
-        await context.__aexit__(None, None, None)
-
-
-def _without_crons(spec: WorkerSpec) -> WorkerSpec:
-    return dataclasses.replace(spec, cron_jobs=())
+def _child_env(namespace: str) -> dict[str, str]:
+    """What the bench adds to the environment ``make run`` gives a process: its queue
+    namespace, and the JSON logs at INFO, as deployed (to a log file)."""
+    return {"QUEUE_NAMESPACE": namespace, "LOG_LEVEL": "INFO", "LOG_FORMAT": "json"}
 
 
 def _call(payload: Contract, ctx: dict[str, Any]) -> JobCall[Any]:
@@ -529,17 +526,6 @@ async def _count(database: Database, org: uuid.UUID, table: Table, *where: Any) 
     return int(value or 0)
 
 
-def _cpu_of(pid: int) -> float:
-    """CPU seconds (user + system) process ``pid`` has used; 0 when it is not ours to
-    read (a database on another host)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _machine_busy() -> float:
     """CPU seconds the CPUs of this machine have been busy (``/proc/stat``: user, nice,
     system, irq, softirq; not idle, I/O wait, or time the hypervisor gave away)."""
@@ -555,14 +541,15 @@ def _machine_busy() -> float:
 
 @dataclass
 class CpuUse:
-    """Where the CPU went while something ran: this process, the parse workers (its
-    children), the PostgreSQL backends serving the bench's database, the machine."""
+    """Where the CPU went while something ran: each group of processes (``groups``:
+    label -> pids, read again at the end for processes started meanwhile), the
+    PostgreSQL backends serving the bench's database, the machine."""
 
     database: Database
+    groups: Callable[[], dict[str, list[int]]]
     wall: float = 0.0
-    own: float = 0.0
     machine: float = 0.0
-    children: dict[int, float] = dataclasses.field(default_factory=dict)
+    before: dict[int, float] = dataclasses.field(default_factory=dict)
     backends: dict[int, float] = dataclasses.field(default_factory=dict)
 
     async def _backends(self) -> dict[int, float]:
@@ -572,35 +559,57 @@ class CpuUse:
                 .select_from(text("pg_stat_activity"))
                 .where(text("datname = current_database()"))
             )
-            return {int(pid): _cpu_of(int(pid)) for pid in pids}
+            return {int(pid): cpu_of(int(pid)) for pid in pids}
 
     async def start(self) -> None:
         self.backends = await self._backends()
-        self.children = {p.pid: _cpu_of(p.pid) for p in _children()}
-        self.wall, self.own, self.machine = (
-            time.perf_counter(),
-            time.process_time(),
-            _machine_busy(),
-        )
+        self.before = {pid: cpu_of(pid) for pids in self.groups().values() for pid in pids}
+        self.wall, self.machine = time.perf_counter(), _machine_busy()
 
     async def stop(self, messages: int) -> str:
-        """Where the CPU went since ``start``, and this process's CPU a message."""
+        """Where the CPU went since ``start`` (CPUs busy on average), and the CPU the
+        services' processes spent a message."""
         wall = time.perf_counter() - self.wall
-        own = time.process_time() - self.own
         machine = _machine_busy() - self.machine
-        children = sum(_cpu_of(p.pid) - self.children.get(p.pid, 0.0) for p in _children())
+        used = {
+            label: sum(cpu_of(pid) - self.before.get(pid, 0.0) for pid in pids)
+            for label, pids in self.groups().items()
+        }
         backends = await self._backends()
         postgres = sum(cpu - self.backends.get(pid, 0.0) for pid, cpu in backends.items())
+        services = sum(v for k, v in used.items() if not k.startswith("bench"))
+        parts = ", ".join(f"{label} {seconds / wall:.2f}" for label, seconds in used.items())
         return (
-            f"CPUs busy: this process {own / wall:.2f}, parse workers {children / wall:.2f}, "
-            f"PostgreSQL backends {postgres / wall:.2f}, whole machine {machine / wall:.2f} "
-            f"(of {os.cpu_count()}); this process {own / messages * 1000:.1f} ms of CPU a "
-            "message"
+            f"CPUs busy: {parts}, PostgreSQL backends {postgres / wall:.2f}, whole machine "
+            f"{machine / wall:.2f} (of {os.cpu_count()}); the services' processes "
+            f"{services / messages * 1000:.1f} ms and PostgreSQL "
+            f"{postgres / messages * 1000:.1f} ms of CPU a message"
         )
 
 
-def _children() -> list[Any]:
-    return [p for p in multiprocessing.active_children() if p.pid is not None]
+def _this_process() -> dict[str, list[int]]:
+    """This process and the parse workers it started (the in-process runs)."""
+    return {
+        "bench process": [os.getpid()],
+        "its parse workers": [p.pid for p in multiprocessing.active_children() if p.pid],
+    }
+
+
+def _stack_groups(children: Stack) -> Callable[[], dict[str, list[int]]]:
+    """The stack's processes by role, the parse workers apart, and this process."""
+
+    def groups() -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {}
+        for child in children.children:
+            role = child.name.rsplit("-", 1)[0]
+            found.setdefault(role, []).append(child.pid)
+            below = descendants(child.pid)
+            if below:
+                found.setdefault(f"{role} parse workers", []).extend(below)
+        found["bench process (load, poller, SMTP sink)"] = [os.getpid()]
+        return found
+
+    return groups
 
 
 # --- 1. throughput -----------------------------------------------------------------
@@ -715,45 +724,31 @@ async def _outcomes(database: Database, org: uuid.UUID) -> tuple[str, str]:
     )
 
 
-def _warming(spec: WorkerSpec, sample: bytes, timing: dict[str, float]) -> WorkerSpec:
-    """``spec`` whose ``prepare`` also starts the parse workers (the first messages
-    would otherwise pay for spawning them): start-up, not throughput."""
-    prepare = spec.prepare
-
-    async def warm(ctx: dict[str, Any]) -> None:
-        started = time.perf_counter()
-        if prepare is not None:
-            await prepare(ctx)
-        pool: UnderstandingPool = ctx["understanding"]
-        await asyncio.gather(
-            *(pool.understand(sample, max_bytes=PARSE_LIMIT_BYTES) for _ in range(pool.workers))
-        )
-        timing["startup"] = time.perf_counter() - started
-
-    return dataclasses.replace(spec, prepare=warm)
-
-
 async def _worker_run(
-    settings: InboundSettings, database: Database, org: uuid.UUID, count: int, sample: bytes
-) -> tuple[float, float, int, str]:
-    """The inbound worker until every row is processed: (seconds, start-up seconds,
-    parse workers, where the CPU went)."""
-    timing: dict[str, float] = {}
-    inbound = _warming(_without_crons(inbound_spec(settings)), sample, timing)
-    cpu = CpuUse(database)
-    async with running(inbound) as handle:
+    children: Stack, database: Database, org: uuid.UUID, count: int, workers: int
+) -> tuple[float, float, str]:
+    """``workers`` inbound worker processes until every row is processed: (seconds
+    from the end of their start-up to the last row processed, start-up seconds, where
+    the CPU went)."""
+    marks = [children.logs / f"throughput-started-{i}" for i in range(workers)]
+    launched = time.time()
+    for mark in marks:
+        children.start("inbound-worker", BENCH_STARTED_FILE=str(mark))
+    cpu = CpuUse(database, _stack_groups(children))
+    try:
+        await children.ready()
         await cpu.start()
-        started, began = time.perf_counter(), datetime.now(UTC)
-        workers = int(handle.ctx["understanding"].workers)
         deadline = time.monotonic() + max(300.0, count / 5)
         while await _unprocessed(database, org):
             if time.monotonic() > deadline:
                 raise RuntimeError("the inbound worker did not process every message")
             await asyncio.sleep(0.05)
-        polled = time.perf_counter() - started
         used = await cpu.stop(count)
+    finally:
+        await children.stop()
+    began = datetime.fromtimestamp(min(float(m.read_text()) for m in marks), UTC)
     last = await _last_processed(database, org)
-    return min(polled, (last - began).total_seconds()), timing["startup"], workers, used
+    return (last - began).total_seconds(), began.timestamp() - launched, used
 
 
 async def _process_alone(
@@ -792,7 +787,7 @@ async def _process_alone(
                 if outcome != "success":
                     raise RuntimeError(f"process() said {outcome}")
 
-        cpu = CpuUse(database)
+        cpu = CpuUse(database, _this_process)
         await cpu.start()
         started = time.perf_counter()
         await asyncio.gather(*(job() for _ in range(settings.worker_max_jobs)))
@@ -911,16 +906,28 @@ async def _throughput() -> None:
         )
         stored = await _store_all(database, org, samples, settings.max_message_bytes)
         print(_rate(f"stored through store(), {STORE_CONCURRENCY} at a time", len(raws), stored))
-        seconds, startup, workers, used = await _worker_run(
-            settings, database, org, len(raws), raws[0]
+        values = stack.StackValues(
+            database_url=urls.app,
+            migration_database_url=urls.owner,
+            redis_url=REDIS_URL,
+            smtp_host="127.0.0.1",
+            smtp_port=free_port(),  # inbound sends no mail
+            log_format="json",
         )
+        with tempfile.TemporaryDirectory(prefix="bench-inbound-") as logs:
+            children = Stack(values, Path(logs), _child_env(namespace))
+            seconds, startup, used = await _worker_run(
+                children, database, org, len(raws), INBOUND_WORKERS
+            )
+        workers = settings.parse_workers
         print(
             _rate(
-                "inbound worker end to end (relay, arq, process())",
+                f"inbound worker end to end, {INBOUND_WORKERS} process(es) (relay, arq, process())",
                 len(raws),
                 seconds,
-                f"; {settings.worker_max_jobs} jobs at a time, {workers} parse workers, relay "
-                f"every {settings.relay_poll_seconds:.2f} s; start-up {startup:.1f} s not counted",
+                f"; {settings.worker_max_jobs} jobs at a time, {workers} parse workers each, "
+                f"relay every {settings.relay_poll_seconds:.2f} s; start-up {startup:.1f} s "
+                "not counted",
             )
         )
         kinds, matched = await _outcomes(database, org)
@@ -933,7 +940,8 @@ async def _throughput() -> None:
         alone, used = await _process_alone(settings, org, ids, raws[0])
         print(
             _rate(
-                f"process() alone, {settings.worker_max_jobs} at a time (the rows replayed)",
+                f"process() alone, in this process, {settings.worker_max_jobs} at a time "
+                "(the rows replayed)",
                 len(ids),
                 alone,
             )
@@ -1121,12 +1129,12 @@ async def _enrol(
     await _until("threads in inbound", threaded, 120)
 
 
-async def _route_secret(database: Database, app: FastAPI, org: uuid.UUID) -> str:
+async def _route_secret(database: Database, box: SecretBox, org: uuid.UUID) -> str:
     async with database.transaction() as session:
         await scope_to_org(session, org)
         sealed = await session.scalar(select(inbound_assistants.c.route_secret))
     assert isinstance(sealed, str)
-    return str(app.state.secret_box.decrypt(sealed))
+    return str(box.decrypt(sealed))
 
 
 # One statement a poll on a connection of its own (plain asyncpg): the poller shares
@@ -1222,10 +1230,11 @@ async def _measure(
     url: str,
     posted: Sequence[Posted],
     rate: float,
+    groups: Callable[[], dict[str, list[int]]],
 ) -> tuple[list[Posted], list[float], str]:
     """Post ``posted`` at ``rate`` and wait for every stop; the replies that were due
     one (read as human), how late each POST started, and where the CPU went."""
-    cpu = CpuUse(database)
+    cpu = CpuUse(database, groups)
     await cpu.start()
     watcher = asyncio.create_task(_watch(database, org, posted))
     excluded: set[uuid.UUID] = set()
@@ -1303,22 +1312,26 @@ async def _report(database: Database, org: uuid.UUID, posted: Sequence[Posted]) 
     ]
 
 
-async def _latency(logs: TextIO) -> None:
+async def _latency() -> None:
     name = f"pursuit_bench_{uuid.uuid4().hex[:8]}"
     urls = await dbadmin.provision(ADMIN_URL, name)
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
-    env = {
-        "DATABASE_URL": urls.app,
-        "MIGRATION_DATABASE_URL": urls.owner,
-        "REDIS_URL": REDIS_URL,
-        "QUEUE_NAMESPACE": namespace,
-    }
     sink = SmtpSink()
     server = await _smtp_sink(sink)
     port = int(server.sockets[0].getsockname()[1])
-    inbound_settings = InboundSettings.model_validate(env)
-    mailer_settings = MailerSettings.model_validate({**env, "smtp_port": port})
-    scheduler_settings = SchedulerSettings.model_validate(env)
+    values = stack.StackValues(
+        database_url=urls.app,
+        migration_database_url=urls.owner,
+        redis_url=REDIS_URL,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        log_format="json",
+    )
+    # What the children read, for the figures printed beside the results.
+    env = {**_child_env(namespace), "DATABASE_URL": urls.app, "REDIS_URL": REDIS_URL}
+    inbound_settings = InboundSettings.model_validate({**os.environ, **env})
+    mailer_settings = MailerSettings.model_validate({**os.environ, **env})
+    scheduler_settings = SchedulerSettings.model_validate({**os.environ, **env})
     database = Database.connect(urls.app, application_name="bench-inbound")
     queue = await ArqQueue.connect(REDIS_URL)
     org, owner, assistant_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -1334,35 +1347,39 @@ async def _latency(logs: TextIO) -> None:
         )
         for i, lead in enumerate(leads)
     ]
-    app = create_inbound(inbound_settings)
-    warm_sample = posted[0].raw
-    inbound = _warming(_without_crons(inbound_spec(inbound_settings)), warm_sample, {})
-    mailer = _without_crons(mailer_spec(mailer_settings))
-    scheduler = scheduler_spec(scheduler_settings, with_tick=False)
+    box = SecretBox.from_setting(inbound_settings.secret_keys.get_secret_value())
+    logs = tempfile.TemporaryDirectory(prefix="bench-inbound-")
+    children = Stack(values, Path(logs.name), _child_env(namespace))
     try:
         await migrations.upgrade_async(urls.owner)
-        async with (
-            running(inbound),
-            running(mailer),
-            running(scheduler),
-            _lifespan(app, logs),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://inbound"
-            ) as client,
-        ):
+        app = children.start("inbound")
+        for _ in range(INBOUND_WORKERS):
+            children.start("inbound-worker")
+        children.start("mailer-worker")
+        children.start("scheduler-worker")
+        await children.ready()
+        groups = _stack_groups(children)
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+        async with httpx.AsyncClient(base_url=app.url(), timeout=120, limits=limits) as client:
             started = time.perf_counter()
             await _enrol(database, queue, inbound_settings, org, owner, assistant_id, leads)
             seeded = time.perf_counter() - started
-            url = f"/v1/inbound/email/{assistant_id}/{await _route_secret(database, app, org)}"
-            warm, _, _ = await _measure(database, org, client, url, posted[:WARM], WARM_RATE)
-            measured, late, used = await _measure(database, org, client, url, posted[WARM:], RATE)
+            url = f"/v1/inbound/email/{assistant_id}/{await _route_secret(database, box, org)}"
+            warm, _, _ = await _measure(
+                database, org, client, url, posted[:WARM], WARM_RATE, groups
+            )
+            measured, late, used = await _measure(
+                database, org, client, url, posted[WARM:], RATE, groups
+            )
+        await children.stop()
         sent = [p.sent for p in posted[WARM:]]
         span = max(sent) - min(sent)
         print(
             f"\nreply -> stop latency: {count:,} human replies to {count:,} enrolled leads, "
             f"posted at {RATE:.0f}/s for {SECONDS:.0f} s (achieved {(count - 1) / span:.1f}/s; "
             f"POSTs started late p99 {_percentile(late, 0.99) * 1000:.0f} ms, max "
-            f"{max(late) * 1000:.0f} ms) through the inbound app (in-process ASGI), after "
+            f"{max(late) * 1000:.0f} ms) to the inbound app (uvicorn, its own process) over "
+            f"HTTP, after "
             f"{WARM} warm-up replies at {WARM_RATE:.0f}/s; leads seeded through the api, "
             f"scheduler and mailer outboxes and workers in {seeded:.1f} s"
         )
@@ -1370,9 +1387,10 @@ async def _latency(logs: TextIO) -> None:
             f"  relays poll every {inbound_settings.relay_poll_seconds:.2f} s (inbound), "
             f"{mailer_settings.relay_poll_seconds:.2f} s (mailer), "
             f"{scheduler_settings.relay_poll_seconds:.2f} s (scheduler); arq workers poll "
-            f"every {inbound.poll_delay_seconds:.2f} s, {inbound_settings.worker_max_jobs} "
-            f"jobs at a time; {inbound_settings.parse_workers} parse workers; rows seen by a "
-            f"{POLL_SECONDS * 1000:.0f} ms poller"
+            f"every {WorkerSpec.poll_delay_seconds:.2f} s, {inbound_settings.worker_max_jobs} "
+            f"jobs at a time; {INBOUND_WORKERS} inbound worker process(es), "
+            f"{inbound_settings.parse_workers} parse workers each; each service's worker in "
+            f"a process of its own; rows seen by a {POLL_SECONDS * 1000:.0f} ms poller"
         )
         if len(measured) < count:
             print(f"  {count - len(measured)} replies not read as human: no stop due, left out")
@@ -1401,6 +1419,8 @@ async def _latency(logs: TextIO) -> None:
             f"{RATE:.0f}/s: {verdict}"
         )
     finally:
+        await children.stop()
+        logs.cleanup()
         server.close()
         await server.wait_closed()
         await database.dispose()
@@ -1412,9 +1432,11 @@ async def _latency(logs: TextIO) -> None:
 async def main() -> None:
     started = time.perf_counter()
     print(f"inbound bench: load average {_load()} at start")
-    with _quiet_logs() as logs:
-        await _throughput()
-        await _latency(logs)
+    with _quiet_logs():
+        if "throughput" in PARTS:
+            await _throughput()
+        if "latency" in PARTS:
+            await _latency()
     print(
         f"inbound bench: load average {_load()} at end; "
         f"{time.perf_counter() - started:.0f} s in all"
