@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import ServiceSettings
@@ -62,6 +62,8 @@ class Settings(ServiceSettings):
     # ``imap_poll_budget_seconds`` and goes on next time. Messages are fetched and
     # stored ``imap_batch_messages`` (and about ``imap_batch_bytes``) at a time.
     # ``imap_ca_file``: extra CA certificates to trust (self-hosted servers).
+    # ``imap_first_poll_days``: a mailbox read for the first time (or starting over on a
+    # new UIDVALIDITY) is read back this many days only, not its whole history.
     imap_enabled: bool = True
     imap_tick_seconds: int = 5
     imap_poll_seconds: float = 60.0
@@ -72,3 +74,4 @@ class Settings(ServiceSettings):
     imap_batch_messages: int = 50
     imap_batch_bytes: int = 8 * 1024 * 1024
     imap_ca_file: str | None = None
+    imap_first_poll_days: int = Field(default=3, ge=0)

@@ -175,6 +175,29 @@ async def test_new_mail_is_stored_once_and_each_poll_reads_only_what_is_new(
     assert all("\\Seen" not in flags for flags in await dovecot.flags("ava"))
 
 
+async def test_the_first_poll_reads_only_recent_mail_not_the_mailbox_history(
+    stack: InboundStack, dovecot: Dovecot, imap_settings: InboundSettings
+) -> None:
+    """An assistant's mailbox may hold years of mail: a lead's letter from last year is
+    no answer to this sequence. The first poll reads back ``imap_first_poll_days``."""
+    seeded = await _mailbox(stack, port=dovecot.port)
+    old = [_mail(n) for n in range(1, 4)]
+    await dovecot.append("ava", *old, arrived=datetime.now(UTC) - timedelta(days=40))
+    await dovecot.append("ava", _mail(4), arrived=datetime.now(UTC) - timedelta(days=1))
+    await dovecot.append("ava", _mail(5))
+    ctx = _ctx(stack, imap_settings.model_copy(update={"imap_first_poll_days": 3}))
+
+    [first] = await poll_due_mailboxes(ctx)
+
+    assert (first.error_kind, first.stored, first.uids) == (None, 2, [4, 5])
+    stored = [r["raw"] for r in await _rows(stack.database, seeded.assistant_id)]
+    assert sorted(stored) == sorted([_mail(4), _mail(5)])
+    # From then on, everything new is read, whatever its date.
+    await dovecot.append("ava", _mail(6), arrived=datetime.now(UTC) - timedelta(days=90))
+    [later] = await poll_due_mailboxes(ctx)
+    assert later.uids == [6]
+
+
 async def test_a_mailbox_of_thousands_is_read_whole_in_batches(
     stack: InboundStack, dovecot: Dovecot, imap_settings: InboundSettings
 ) -> None:

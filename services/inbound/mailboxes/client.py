@@ -21,6 +21,7 @@ import re
 import ssl
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal, TypeVar
 
 import aioimaplib
@@ -41,6 +42,8 @@ _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 _LITERAL = re.compile(rb"\{(\d+)\}$")
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+# IMAP's dates name their month in English, whatever the locale.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
 _EXISTS = re.compile(rb"^(\d+) EXISTS")
 
@@ -245,14 +248,18 @@ class ImapSession:
         self._client.protocol.state = aioimaplib.SELECTED
         return Folder(uidvalidity, uidnext, exists)
 
-    async def uids_after(self, last_uid: int) -> list[int]:
-        """The UIDs above ``last_uid``, ascending: one ``UID SEARCH`` answer line, so a
-        mailbox of any size is listed without the per-message lines aioimaplib's
-        parser takes one stack frame each for. (``n:*`` also names the last message
-        when none is above ``n``: filtered out.)"""
+    async def uids_after(self, last_uid: int, *, since: date | None = None) -> list[int]:
+        """The UIDs above ``last_uid`` (that arrived on or after ``since``, when given),
+        ascending: one ``UID SEARCH`` answer line, so a mailbox of any size is listed
+        without the per-message lines aioimaplib's parser takes one stack frame each
+        for. (``n:*`` also names the last message when none is above ``n``: filtered
+        out.)"""
+        criteria = ["UID", f"{last_uid + 1}:*"]
+        if since is not None:  # RFC 3501 date: the message's internal (arrival) date
+            criteria += ["SINCE", f"{since.day}-{_MONTHS[since.month - 1]}-{since.year}"]
         response = await self._step(
             "UID SEARCH",
-            self._client.protocol.search("UID", f"{last_uid + 1}:*", charset=None, by_uid=True),
+            self._client.protocol.search(*criteria, charset=None, by_uid=True),
         )
         if response.result != "OK":
             raise ImapFailure("protocol", f"UID SEARCH refused: {self._said(response)}")

@@ -72,6 +72,10 @@ class PollSettings:
     poll_seconds: float
     max_backoff_seconds: float
     ssl_context: ssl.SSLContext | None = None
+    # Starting over (first contact, another account, a new UIDVALIDITY), mail that
+    # arrived more than this many days ago is not read: an assistant's mailbox may hold
+    # years of mail, and an old letter from a lead is no answer to its sequence.
+    first_poll_days: int = 3
 
 
 @dataclass
@@ -192,7 +196,10 @@ async def _read(
         last_uid = await _align(database, claim, account_of(server), folder, result, bound)
         if folder.exists == 0 or (folder.uidnext is not None and folder.uidnext <= last_uid + 1):
             return
-        uids = await session.uids_after(last_uid)
+        since = None
+        if last_uid == 0:  # starting over: only what arrived lately
+            since = (datetime.now(UTC) - timedelta(days=settings.first_poll_days)).date()
+        uids = await session.uids_after(last_uid, since=since)
         for start in range(0, len(uids), settings.batch_messages):
             for batch in batches(
                 await session.sizes(uids[start : start + settings.batch_messages]), settings

@@ -38,6 +38,7 @@ def poll_settings(settings: Settings, context: Any = None) -> PollSettings:
         poll_seconds=settings.imap_poll_seconds,
         max_backoff_seconds=settings.imap_max_backoff_seconds,
         ssl_context=context,
+        first_poll_days=settings.imap_first_poll_days,
     )
 
 

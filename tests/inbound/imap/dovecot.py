@@ -19,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from tests.support.smtp import free_port
@@ -190,15 +191,18 @@ service anvil {{
         client.login(user, self.users[user])
         return client
 
-    async def append(self, user: str, *messages: bytes) -> list[int]:
-        """Deliver ``messages`` into ``user``'s INBOX over IMAP; their UIDs."""
+    async def append(
+        self, user: str, *messages: bytes, arrived: datetime | None = None
+    ) -> list[int]:
+        """Deliver ``messages`` into ``user``'s INBOX over IMAP (their internal date
+        ``arrived``, else now); their UIDs."""
 
         def run() -> list[int]:
             client = self._imap(user)
             try:
                 uids = []
                 for raw in messages:
-                    status, data = client.append("INBOX", None, None, raw)
+                    status, data = client.append("INBOX", None, arrived, raw)
                     assert status == "OK", data
                     _, answer = client.response("APPENDUID")
                     uids.append(int(answer[-1].split()[-1]))
