@@ -1,7 +1,8 @@
 """EmailCC leads: inbound asks for the person a user emailed with the assistant in Cc.
 The api adds them as a lead owned by that user (source ``emailcc``), enrolled on the
 assistant's default EmailCC schedule from step 2 in the thread of the user's email; a
-lead already in a sequence is not enrolled again, and the timeline says so."""
+lead already in a sequence, or one that answered or was stopped, is not enrolled again
+(one whose sequence completed is), and the timeline says so."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from services.api.models import outbox
 from services.kit.db import scope_to_all_orgs
 from shared.contracts.inbound import LeadCreateRequested
 from shared.contracts.leads import ThreadRoot
+from shared.contracts.sequence import EnrollmentUpdated
 from tests.api.conftest import Stack
 from tests.api.test_timeline import deliver
 
@@ -125,3 +127,63 @@ async def test_an_emailcc_lead_of_an_assistant_without_emailcc_schedule_uses_the
     [enrollment] = await _enrollments(stack)
     assert enrollment["schedule"]["name"] == "Recommended"
     assert enrollment["start_step"] == 2
+
+
+async def test_a_lead_that_answered_is_not_enrolled_again_one_that_completed_is(
+    stack: Stack,
+) -> None:
+    org = await stack.org()
+    agent = org.agent
+    ava = await stack.api.post(
+        "/v1/assistants", json={"type": "sales", "name": "Ava"}, headers=agent.headers
+    )
+    assistant_id = uuid.UUID(ava.json()["id"])
+
+    def copied(email: str) -> LeadCreateRequested:
+        return LeadCreateRequested(
+            org_id=agent.org_id,
+            assistant_id=assistant_id,
+            owner_id=agent.user_id,
+            email=email,
+            source="emailcc",
+            requested_at=datetime.now(UTC),
+            start_step=2,
+            thread_root=ROOT,
+        )
+
+    leads = {}
+    for email, status in (
+        ("sam@initech.example", "replied"),
+        ("lou@vandelay.example", "completed"),
+    ):
+        await deliver(stack, copied(email))
+        [lead] = (
+            await stack.api.get(f"/v1/leads?q={email.split('@')[0]}", headers=agent.headers)
+        ).json()["items"]
+        leads[status] = lead["id"]
+        await deliver(
+            stack,
+            EnrollmentUpdated(
+                lead_id=uuid.UUID(lead["id"]),
+                org_id=agent.org_id,
+                status=status,
+                reason=status,
+                changed_at=datetime.now(UTC),
+            ),
+        )
+    assert len(await _enrollments(stack)) == 2
+
+    # The owner writes to both again with the assistant in Cc (taking over, say).
+    await deliver(stack, copied("sam@initech.example"))
+    await deliver(stack, copied("lou@vandelay.example"))
+
+    enrolled = [e["lead_id"] for e in await _enrollments(stack)]
+    assert enrolled.count(leads["replied"]) == 1
+    assert enrolled.count(leads["completed"]) == 2
+    timeline = (
+        await stack.api.get(f"/v1/leads/{leads['replied']}/timeline", headers=agent.headers)
+    ).json()["items"]
+    assert any(
+        e["kind"] == "lead.emailcc" and "not enrolled again, the lead is replied" in e["summary"]
+        for e in timeline
+    )

@@ -3,7 +3,8 @@ copied the assistant on their email to someone. That someone becomes a lead of t
 assistant owned by the user (or is found, one lead per email per assistant), enrolled on
 the assistant's default EmailCC schedule (else its default schedule) from step 2, in the
 thread of the user's email, which was step 1. A lead already in a sequence is left in
-it; the timeline says what happened."""
+it, one that answered or was stopped is left alone, one whose sequence completed is
+enrolled again; the timeline says what happened."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ log = structlog.get_logger()
 IN_SEQUENCE = frozenset({"new", "active", "paused", "out_of_office"})
 # Never written to again.
 CLOSED = frozenset({"unsubscribed", "bounced"})
+# A person is talking with the lead (it answered), or someone stopped its sequence on
+# purpose: an email that copies the assistant (the owner taking over, often) must not
+# start the assistant's follow-ups again. Restarting stays a user's action.
+HANDS_OFF = frozenset({"replied", "stopped"})
 
 
 def _copied(event: LeadCreateRequested) -> str:
@@ -75,6 +80,11 @@ async def add(session: AsyncSession, event: LeadCreateRequested) -> None:
         summary = f"{_copied(event)}: already in a sequence ({lead.status}), not enrolled again"
     elif lead.status in CLOSED:
         summary = f"{_copied(event)}: not enrolled, the lead is {lead.status}"
+    elif lead.status in HANDS_OFF:
+        summary = (
+            f"{_copied(event)}: not enrolled again, the lead is {lead.status} "
+            "(restart it to follow up)"
+        )
     else:
         name = await service.enroll_again(
             session,
