@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,11 +15,14 @@ import httpx
 import pytest
 from arq import Retry
 from fastapi import FastAPI
+from pydantic import ValidationError
 from pydantic.networks import validate_email
 from sqlalchemy import func, select
 
 from services.api.app import create_app as create_api
 from services.api.imports import repository as import_repository
+from services.api.imports.csvparse import Header, Row, read_header
+from services.api.imports.rows import ImportedLead, check
 from services.api.imports.rows import email as fast_email
 from services.api.models import Lead, LeadImport, LeadImportFile, outbox
 from services.api.settings import Settings as ApiSettings
@@ -27,6 +31,7 @@ from services.kit.db import scope_to_org
 from services.kit.outbox import OutboxRelay
 from services.kit.queue import FakeQueue
 from shared.contracts.leads import EnrollmentRequested, LeadUpserted
+from shared.validation import infer_time_zone
 from tests.api.conftest import Org, Stack
 from tests.identity.conftest import Actor
 from tests.support.apps import client_for
@@ -620,3 +625,100 @@ def test_the_fast_email_check_agrees_with_the_api(address: str) -> None:
     except ValueError as exc:
         got = ("error", str(exc))
     assert got == expected
+
+
+def _model_verdict(header: Header, row: Row) -> tuple[str, Any]:
+    """What the API's lead model alone makes of a row (the import's reference)."""
+    fields: dict[str, Any] = {}
+    custom: dict[str, str] = {}
+    for name, cell in zip(header.names, row.cells, strict=True):
+        if cell.strip():
+            if name.startswith("custom."):
+                custom[name.removeprefix("custom.")] = cell.strip()
+            else:
+                fields[name] = cell.strip()
+    if custom:
+        fields["custom_fields"] = custom
+    try:
+        lead = ImportedLead.model_validate(fields)
+    except ValidationError as exc:
+        return "refused", sorted(str(e["loc"][0]) if e["loc"] else "" for e in exc.errors())
+    zone = lead.time_zone or (
+        infer_time_zone(lead.phone, lead.country) if lead.phone or lead.country else None
+    )
+    return "imported", (
+        lead.email,
+        lead.first_name,
+        lead.last_name,
+        lead.company,
+        lead.title,
+        lead.phone,
+        lead.country,
+        zone,
+        lead.more_context,
+        lead.more_information,
+        lead.custom_fields or {},
+        lead.amc_renewal_date,
+    )
+
+
+def test_rows_are_judged_exactly_as_the_lead_model_judges_them() -> None:
+    """The import's fast checks accept what the model accepts, with the same values,
+    and leave every other row to the model's errors."""
+    header = read_header(
+        [
+            "email",
+            "first_name",
+            "company",
+            "phone",
+            "country",
+            "time_zone",
+            "amc_renewal_date",
+            "more_context",
+            "custom.tier",
+            "custom.note",
+        ]
+    )
+    cells = [
+        ["jo@globex.example", "Jo", "Globex", "", "FR", "", "", "", "gold", ""],
+        ["Jo.Roe@GLOBEX.Example", " Jo ", "", "", " fr ", "", "", "", "", ""],
+        ["jo@b.com", "x" * 200, "y" * 201, "", "", "", "", "", "", ""],
+        ["jo@münchen.de", "", "", "+33 1 42 68 53 00", "", "", "", "", "", ""],
+        ["zoé@globex.example", "", "", "+1 650 253 0000", "us", "", "", "", "", ""],
+        ["jo@xn--mnchen-3ya.de", "", "", "12", "", "", "", "", "", ""],
+        ["jo@ab--cd.com", "", "", "0142685300", "FR", "", "", "", "", ""],
+        ["jo@x.local", "", "", "", "XX", "", "", "", "", ""],
+        ["jo@home.arpa", "", "", "", "", "Europe/Paris", "", "", "", ""],
+        ["jo@x.123", "", "", "", "", "Mars/Base", "", "", "", ""],
+        ["", "Ed", "", "", "", "", "", "", "", ""],
+        ["   ", "", "", "", "", "", "2026-05-01", "", "", ""],
+        ["jo@c.org", "", "", "", "", "", "2026-02-30", "", "", ""],
+        ["jo@d.org", "", "", "", "", "", "20260501", "", "", ""],
+        ["jo@e.org", "", "", "", "", "", "2026-5-1", "", "", ""],
+        ["jo@f.org", "", "", "", "", "", " 2026-05-01 ", "z" * 5000, "", ""],
+        ["jo@g.org", "", "", "", "", "", "", "z" * 5001, "", ""],
+        ["jo@h.org", "", "", "", "", "", "", "", 'a "quoted" \\ café ☕', "\U0001f680"],
+        ["jo@i.org", "", "", "", "", "", "", "", "é" * 1500, ""],
+        ["jo@j.org", "", "", "", "", "", "", "", "é" * 1300, ""],
+        ["a..b@k.com", "", "", "", "", "", "", "", "", ""],
+        ["x" * 65 + "@l.com", "", "", "", "", "", "", "", "", ""],
+        ["jo@" + "m" * 63 + "." + "n" * 63 + "." + "o" * 63 + "." + "p" * 60 + ".com"] + [""] * 9,
+    ]
+    rows = [Row(line, c) for line, c in enumerate(cells, start=2)]
+    checked = check(header, rows)
+    imported = {
+        record[0]: (*record[1:11], json.loads(record[11]), record[12]) for record in checked.valid
+    }
+    refused: dict[int, list[str]] = {}
+    for error in checked.errors:
+        refused.setdefault(error.line, []).append(error.column or "")
+    for row in rows:
+        verdict, expected = _model_verdict(header, row)
+        if verdict == "imported":
+            assert imported.get(row.line) == expected, row.cells
+        else:
+            columns = sorted("custom.*" if c == "custom_fields" else c for c in expected)
+            assert sorted(refused.get(row.line, [])) == columns, row.cells
+    assert checked.failed_rows == len(refused)
+    assert len(imported) + len(refused) == len(rows)
+    assert set(imported) == {2, 3, 5, 6, 17, 19, 21, 23}  # both sides are covered

@@ -153,10 +153,9 @@ def scan(content: bytes, max_rows: int) -> tuple[Header, int]:
     return header, count
 
 
-def read(content: bytes) -> tuple[Header, list[Row]]:
-    """Every row of a file that :func:`scan` accepted."""
-    header, rows = _records(decode(content))
-    return header, list(rows)
+def read(content: bytes) -> tuple[Header, Iterator[Row]]:
+    """The rows of a file that :func:`scan` accepted, read as they are asked for."""
+    return _records(decode(content))
 
 
 def neutralise(cell: str) -> str:

@@ -8,13 +8,15 @@ together, and a chunk is written only if the counters say it has not been.
 from __future__ import annotations
 
 import asyncio
+import collections
 import csv
 import io
 import json
 import uuid
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +37,7 @@ from services.kit.ids import new_id
 from services.kit.jobs import transient
 from services.kit.outbox import publish
 from shared.contracts.imports import LeadImportRequested
+from shared.contracts.leads import EnrollmentRequested
 from shared.contracts.schedules import ScheduleSnapshot
 
 log = structlog.get_logger(__name__)
@@ -233,6 +236,36 @@ class _Plan:
     assistant: Assistant
     content: bytes
 
+    @property
+    def values(self) -> dict[str, Any]:
+        """What every lead of the import shares (parameters of the chunk statement)."""
+        job, assistant, snapshot = self.job, self.assistant, self.job.schedule
+        # The contract's own dump, lead and time filled in per lead by the statement.
+        enrollment = EnrollmentRequested(
+            lead_id=job.id,
+            org_id=job.org_id,
+            assistant_id=job.assistant_id,
+            owner_id=job.owner_id,
+            schedule=ScheduleSnapshot.model_validate(snapshot),
+            start_step=1,
+            requested_by=job.created_by,
+            requested_at=datetime.now(UTC),
+        ).model_dump(mode="json", exclude={"lead_id", "requested_at"})
+        return {
+            "org_id": job.org_id,
+            "assistant_id": job.assistant_id,
+            "owner_id": job.owner_id,
+            "schedule_id": uuid.UUID(snapshot["schedule_id"]),
+            "more_context": assistant.more_context,
+            "more_information": assistant.more_information,
+            "summary": f"Added to {assistant.name} (csv), on {snapshot['name']}",
+            "event_data": json.dumps(
+                {"schedule_id": snapshot["schedule_id"], "source": "csv", "import_id": str(job.id)}
+            ),
+            "enrollment": json.dumps(enrollment),
+            "actor_id": job.created_by,
+        }
+
 
 async def _begin(database: Database, org_id: uuid.UUID, import_id: uuid.UUID) -> _Plan | None:
     async with database.transaction() as session:
@@ -267,31 +300,13 @@ async def _write_chunk(
     database: Database, plan: _Plan, done_before: int, size: int, checked: rows.Checked
 ) -> bool:
     """Write one chunk and its counters; False if another run wrote it already."""
-    job, assistant = plan.job, plan.assistant
+    job = plan.job
     async with database.transaction() as session:
         await scope_to_org(session, job.org_id)
         current = await repository.get(session, job.org_id, job.id, lock=True)
         if current is None or current.status != "running" or current.rows_done != done_before:
             return False
-        snapshot = job.schedule
-        created = await repository.move_chunk(
-            session,
-            job,
-            checked.valid,
-            {
-                "org_id": job.org_id,
-                "assistant_id": job.assistant_id,
-                "owner_id": job.owner_id,
-                "schedule_id": uuid.UUID(snapshot["schedule_id"]),
-                "schedule_key": snapshot["schedule_id"],
-                "schedule": json.dumps(snapshot),
-                "more_context": assistant.more_context,
-                "more_information": assistant.more_information,
-                "summary": f"Added to {assistant.name} (csv), on {snapshot['name']}",
-                "import_id": str(job.id),
-                "actor_id": job.created_by,
-            },
-        )
+        created = await repository.move_chunk(session, job, checked.valid, plan.values)
         await repository.add_errors(session, job, checked.errors)
         await repository.set_progress(
             session,
@@ -313,23 +328,28 @@ async def run(
         return "duplicate"
     try:
         header, records = await asyncio.to_thread(csvparse.read, plan.content)
-        starts = list(range(plan.job.rows_done, len(records), chunk_rows))
+        done = plan.job.rows_done
+        if done:  # a rerun: the rows of the chunks already written
+            await asyncio.to_thread(collections.deque, islice(records, done), 0)
 
-        def check(start: int) -> Awaitable[rows.Checked]:
-            return asyncio.to_thread(rows.check, header, records[start : start + chunk_rows])
+        def check_next() -> tuple[int, rows.Checked]:
+            chunk = list(islice(records, chunk_rows))
+            return len(chunk), rows.check(header, chunk)
 
-        # Validating the next chunk (Python) overlaps writing this one (PostgreSQL).
-        pending = asyncio.ensure_future(check(starts[0])) if starts else None
-        for index, start in enumerate(starts):
-            assert pending is not None
-            checked = await pending
-            following = starts[index + 1] if index + 1 < len(starts) else None
-            pending = asyncio.ensure_future(check(following)) if following is not None else None
-            size = min(chunk_rows, len(records) - start)
-            if not await _write_chunk(database, plan, start, size, checked):
-                if pending is not None:
-                    pending.cancel()
-                return "duplicate"
+        # Reading and validating the next chunk (Python, in a thread) overlaps writing
+        # this one (PostgreSQL); only this loop advances ``records``, one chunk at a time.
+        pending = asyncio.ensure_future(asyncio.to_thread(check_next))
+        try:
+            while True:
+                size, checked = await pending
+                if not size:
+                    break
+                pending = asyncio.ensure_future(asyncio.to_thread(check_next))
+                if not await _write_chunk(database, plan, done, size, checked):
+                    return "duplicate"
+                done += size
+        finally:
+            pending.cancel()  # a chunk read ahead of a write that failed: dropped
     except csvparse.FileRejected as exc:
         await _finish(database, plan.job, "failed", exc.detail)
         return "failed"
