@@ -6,19 +6,14 @@ import uuid
 
 from services.api.models import Assistant
 from services.kit.auth import Principal, Role
+from services.kit.visibility import can_view_assistant, sees_whole_org
 
-
-def sees_all(principal: Principal) -> bool:
-    """Administrators and Managers see every assistant of the org."""
-    return principal.role in (Role.ADMIN, Role.MANAGER)
+# Administrators and Managers see the whole org.
+sees_all = sees_whole_org
 
 
 def can_view(principal: Principal, assistant: Assistant, member_ids: set[uuid.UUID]) -> bool:
-    return (
-        sees_all(principal)
-        or assistant.owner_id == principal.user_id
-        or principal.user_id in member_ids
-    )
+    return can_view_assistant(principal, assistant.owner_id, member_ids)
 
 
 def can_edit(principal: Principal, assistant: Assistant) -> bool:

@@ -12,15 +12,15 @@ import uuid
 
 from services.api.models import Assistant, Lead
 from services.kit.auth import Principal, Role
+from services.kit.visibility import can_view_lead, sees_whole_org
 
-
-def sees_all(principal: Principal) -> bool:
-    return principal.role in (Role.ADMIN, Role.MANAGER)
+# Administrators and Managers see the whole org.
+sees_all = sees_whole_org
 
 
 def can_view(principal: Principal, lead: Lead, managed: set[uuid.UUID]) -> bool:
     """``managed``: the assistants the caller is Assistant Manager of."""
-    return sees_all(principal) or lead.owner_id == principal.user_id or lead.assistant_id in managed
+    return can_view_lead(principal, lead.owner_id, manages=lead.assistant_id in managed)
 
 
 def can_add_to(principal: Principal, assistant: Assistant, members: set[uuid.UUID]) -> bool:

@@ -1,7 +1,6 @@
-"""Who sees an assistant's inbox and its inbound secret (the api's rules, applied to
-inbound's copy of the assistant): Administrators and Managers see every assistant of
-the org; a user sees the assistants they own or are a member of. The secret is for
-Administrators and the assistant's owner and managers."""
+"""Who sees an assistant's inbox and its inbound secret: the rule the api uses for
+viewing an assistant (``services/kit/visibility.py``), applied to inbound's copy of the
+assistant. The secret is for Administrators and the assistant's owner and managers."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ import uuid
 from typing import Any
 
 from services.kit.auth import Principal, Role
+from services.kit.visibility import can_view_assistant
 
 
 def _members(data: dict[str, Any], *roles: str) -> set[uuid.UUID]:
@@ -20,10 +20,7 @@ def _members(data: dict[str, Any], *roles: str) -> set[uuid.UUID]:
 
 
 def can_view(principal: Principal, data: dict[str, Any]) -> bool:
-    if principal.role in (Role.ADMIN, Role.MANAGER):
-        return True
-    owner = uuid.UUID(str(data["owner_id"]))
-    return principal.user_id == owner or principal.user_id in _members(data)
+    return can_view_assistant(principal, uuid.UUID(str(data["owner_id"])), _members(data))
 
 
 def can_manage_route(principal: Principal, data: dict[str, Any]) -> bool:
