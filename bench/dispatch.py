@@ -14,15 +14,13 @@ row-level security); the tick and the relay run as the app role, under it.
 Measured: the scheduler's real ``tick()`` (claim with ``SKIP LOCKED``, lock the
 mailbox counters, plan the next step, one UPDATE, the ``send_sequence_dispatch`` (a
 ``send_sequence_batch`` per mailbox inside) and ``enrollments.updated`` outbox rows,
-an ``enrollment.updated`` per stop) called back to back,
-as its cron would through a backlog, with the outbox relay (``OutboxRelay``, one
-``enqueue_job`` per row and consumer) running beside it in the same event loop, as
-in the scheduler worker, until every row is in arq: from the first claim to the
-last job enqueued. The relay hands over only a few hundred steps a second, so this
-run (and the raw claim loop, for the same rows) takes the first
-``BENCH_MEASURED_STEPS`` (20,000) of the due steps, which keeps the default run
-near six minutes on two busy cores (a minute and more of it writing the rows); the
-rest stay due, as a backlog would. The services' JSON logs are on at INFO, as
+an ``enrollment.updated`` per stop) called back to back, as its cron would through a
+backlog, with the outbox relay (``OutboxRelay``, one job per row and consumer)
+running beside it in the same event loop, as in the scheduler worker, until every
+row is in arq: from the first claim to the last job enqueued. This run (and the raw
+claim loop, for the same rows) takes the first ``BENCH_MEASURED_STEPS`` (20,000) of
+the due steps, which keeps the default run near six minutes on two busy cores (a
+minute and more of it writing the rows); the rest stay due, as a backlog would. The services' JSON logs are on at INFO, as
 deployed, written to /dev/null.
 
 Baselines, in the same run on the same rows (reset between runs):
@@ -85,8 +83,8 @@ TICK_BATCH = int(os.environ.get("BENCH_TICK_BATCH", "500"))
 TICK_MAX_BATCHES = int(os.environ.get("BENCH_TICK_MAX_BATCHES", "20"))
 RELAY_BATCH = int(os.environ.get("BENCH_RELAY_BATCH", "100"))
 SMALL_JOBS = int(os.environ.get("BENCH_ENQUEUE_JOBS", "5000"))
-# The relay hands over a few hundred steps a second: the measured runs take the first
-# this many of the due steps (the raw claim loop too), so the default run stays short.
+# The measured runs take the first this many of the due steps (the raw claim loop
+# too), so the default run stays short.
 MEASURED_STEPS = int(os.environ.get("BENCH_MEASURED_STEPS", "20000"))
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday afternoon
