@@ -110,6 +110,9 @@ async def _dispatch(
     messages: list[tuple[Contract, uuid.UUID | None]] = []
     changes: list[writes.ClaimedChange] = []
     batches: list[SendSequenceBatch] = []  # one per mailbox, in one dispatch job
+    # Each mailbox batch's id follows from the dispatch's (a UUIDv7 each cost more than
+    # planning the step): unique per dispatch and mailbox.
+    dispatch_id = new_id()
     advanced: list[EnrollmentUpdated] = []  # in one enrollments.updated
     for due in claimed:
         if due.deleted or due.archived:
@@ -148,7 +151,10 @@ async def _dispatch(
         if sends:
             batches.append(
                 SendSequenceBatch(
-                    batch_id=new_id(), org_id=dues[0].org_id, assistant_id=assistant_id, sends=sends
+                    batch_id=uuid.uuid5(dispatch_id, assistant_id.hex),
+                    org_id=dues[0].org_id,
+                    assistant_id=assistant_id,
+                    sends=sends,
                 )
             )
             result.batches += 1
@@ -159,7 +165,7 @@ async def _dispatch(
     # The batch's sends in one job and its advances in one event (over several orgs:
     # the rows carry no org); stops went one by one above, for the mailer's stop table.
     if batches:
-        messages.append((SequenceDispatch(dispatch_id=new_id(), batches=batches), None))
+        messages.append((SequenceDispatch(dispatch_id=dispatch_id, batches=batches), None))
     if advanced:
         messages.append((EnrollmentsUpdated(updates=advanced), None))
     await writes.change_claimed(session, changes, now)
