@@ -191,7 +191,84 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unhandled)
 
 
+def _example(
+    status: int,
+    summary: str,
+    detail: str,
+    *,
+    slug: str | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    default_slug, title = _HTTP_SLUGS.get(status, ("http-error", "HTTP error"))
+    problem = Problem(
+        type=problem_type(slug or default_slug),
+        title=title,
+        status=status,
+        detail=detail,
+        instance="/v1/leads/0193f1b0-3333-7444-8555-666677778888",
+        request_id="01JDQ3W8ZK5V6T2M9R4H7C1N0B",
+        **(extensions or {}),
+    )
+    return {"summary": summary, "value": problem.body()}
+
+
+CLIENT_ERROR_EXAMPLES: dict[str, dict[str, Any]] = {
+    "400": _example(
+        400, "Malformed JSON", "The request body is not valid JSON.", slug="malformed-body"
+    ),
+    "401": _example(401, "No or expired token", "The access token has expired."),
+    "403": _example(403, "Not allowed", "Only the assistant's manager or an Administrator may."),
+    "404": _example(
+        404, "Not found, or not yours to see", "No such lead (or not one you may see)."
+    ),
+    "409": _example(409, "Conflicts with the current state", "The lead is already stopped."),
+    "413": _example(413, "Body too large", "The request body exceeds the limit of 1048576 bytes."),
+    "415": _example(415, "Not JSON", "Send the body as JSON (Content-Type: application/json)."),
+    "422": _example(
+        422,
+        "Invalid fields",
+        "The request does not match the expected shape; see invalid-params.",
+        extensions={
+            "invalid-params": [
+                InvalidParam(name="email", reason="value is not a valid email address")
+            ]
+        },
+    ),
+    "429": _example(429, "Rate limited", "Too many attempts; try again in 30 s."),
+}
+"""One example body per client error status, shown on every operation's ``4XX``."""
+
+SERVER_ERROR_EXAMPLES: dict[str, dict[str, Any]] = {
+    "500": {
+        "summary": "Unexpected failure",
+        "value": internal_error(
+            "01JDQ3W8ZK5V6T2M9R4H7C1N0B", "/v1/leads/0193f1b0-3333-7444-8555-666677778888"
+        ).body(),
+    },
+    "503": _example(503, "A dependency is down", "The database does not answer."),
+}
+
+PROBLEM_EXAMPLES: dict[str, dict[str, Any]] = {
+    f"problem-{status}": example
+    for status, example in {**CLIENT_ERROR_EXAMPLES, **SERVER_ERROR_EXAMPLES}.items()
+}
+"""The OpenAPI document's ``components.examples``: each is written once and referred to
+by every operation (``services.kit.http`` adds them to the document)."""
+
+
+def _refs(examples: dict[str, Any]) -> dict[str, Any]:
+    return {status: {"$ref": f"#/components/examples/problem-{status}"} for status in examples}
+
+
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    "4XX": {"model": Problem, "content": {PROBLEM_CONTENT_TYPE: {}}, "description": "Client error"},
-    "5XX": {"model": Problem, "content": {PROBLEM_CONTENT_TYPE: {}}, "description": "Server error"},
+    "4XX": {
+        "model": Problem,
+        "content": {PROBLEM_CONTENT_TYPE: {"examples": _refs(CLIENT_ERROR_EXAMPLES)}},
+        "description": "Client error",
+    },
+    "5XX": {
+        "model": Problem,
+        "content": {PROBLEM_CONTENT_TYPE: {"examples": _refs(SERVER_ERROR_EXAMPLES)}},
+        "description": "Server error",
+    },
 }

@@ -14,7 +14,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -76,6 +76,25 @@ class CheckResult(BaseModel):
 
 
 class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ready",
+                    "checks": [
+                        {
+                            "name": "database",
+                            "ok": True,
+                            "critical": True,
+                            "detail": "reachable, at migration head 0042",
+                        },
+                        {"name": "redis", "ok": True, "critical": False, "detail": "reachable"},
+                    ],
+                }
+            ]
+        }
+    )
+
     status: str
     checks: list[CheckResult]
 
@@ -137,10 +156,29 @@ def _short(exc: BaseException) -> str:
     return f"unreachable ({type(exc).__name__})"
 
 
+_NOT_READY_EXAMPLE = {
+    "type": problem_type("not-ready"),
+    "title": "Service not ready",
+    "status": 503,
+    "detail": "Down: database.",
+    "instance": "/readyz",
+    "down": ["database"],
+    "checks": [
+        {"name": "database", "ok": False, "critical": True, "detail": "unreachable"},
+        {"name": "redis", "ok": True, "critical": False, "detail": "reachable"},
+    ],
+}
+
+
 def health_router(get_checks: Callable[[Request], Sequence[Check]]) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/healthz", operation_id="healthz", summary="The process is alive")
+    @router.get(
+        "/healthz",
+        operation_id="healthz",
+        summary="The process is alive",
+        responses={200: {"content": {"application/json": {"example": {"status": "alive"}}}}},
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
@@ -149,7 +187,12 @@ def health_router(get_checks: Callable[[Request], Sequence[Check]]) -> APIRouter
         operation_id="readyz",
         summary="Every dependency the service needs answers",
         response_model=Readiness,
-        responses={503: {"model": Problem, "content": {"application/problem+json": {}}}},
+        responses={
+            503: {
+                "model": Problem,
+                "content": {"application/problem+json": {"example": _NOT_READY_EXAMPLE}},
+            }
+        },
     )
     async def readyz(request: Request) -> Any:
         readiness = await run_checks(get_checks(request))

@@ -8,8 +8,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, routing
 from fastapi.responses import Response
+from pydantic import TypeAdapter
 from redis.asyncio import Redis
 from sqlalchemy import Table
 
@@ -20,13 +21,14 @@ from services.kit.auth import (
     database_session_versions,
 )
 from services.kit.db import Database
-from services.kit.errors import PROBLEM_RESPONSES, install_error_handlers
+from services.kit.errors import PROBLEM_EXAMPLES, PROBLEM_RESPONSES, install_error_handlers
 from services.kit.health import Check, database_check, health_router, redis_check
 from services.kit.logging import configure_logging
 from services.kit.metrics import CONTENT_TYPE_LATEST, OUTBOX_BACKLOG, generate_latest
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.outbox import outbox_backlog
 from services.kit.settings import ServiceSettings
+from shared.errors import PROBLEM_CONTENT_TYPE
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -100,6 +102,7 @@ def create_service_app(
         issuer=settings.jwt_issuer,
     )
     install_error_handlers(app)
+    _document_examples(app)
 
     def checks(request: Request) -> list[Check]:
         state = request.app.state
@@ -127,6 +130,66 @@ def create_service_app(
         body_limits=dict(body_limits or {}),
     )
     return app
+
+
+def _document_examples(app: FastAPI) -> None:
+    """Examples in the OpenAPI document as the models give them. FastAPI drops every
+    ``null`` from the document, examples included, which leaves a read model's example
+    without its required nullable fields: they are put back from the models' own JSON
+    schemas. And the problem examples the ``4XX``/``5XX`` responses refer to are added."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            components = document.setdefault("components", {})
+            components["examples"] = PROBLEM_EXAMPLES
+            schemas = components.get("schemas", {})
+            for name, examples in _model_examples(app).items():
+                for key in (name, f"{name}-Input", f"{name}-Output"):
+                    if key in schemas:
+                        schemas[key]["examples"] = examples
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    _problem_example_refs(operation.get("responses", {}))
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _problem_example_refs(responses: dict[str, Any]) -> None:
+    """An error status a route documents without an example body shows the generic one."""
+    for status, response in responses.items():
+        name = f"problem-{status}"
+        if name not in PROBLEM_EXAMPLES:
+            continue
+        media = response.setdefault("content", {}).setdefault(PROBLEM_CONTENT_TYPE, {})
+        if "example" not in media and "examples" not in media:
+            media.setdefault("schema", {"$ref": "#/components/schemas/Problem"})
+            media["examples"] = {status: {"$ref": f"#/components/examples/{name}"}}
+
+
+def _model_examples(app: FastAPI) -> dict[str, list[Any]]:
+    """The examples of every model of a documented body, nested ones too, by the name
+    the model's schema has in the document."""
+    models: list[Any] = []
+    for context in routing.iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, routing.APIRoute) or not route.include_in_schema:
+            continue
+        if route.body_field is not None:
+            models.append(route.body_field.field_info.annotation)
+        if route.response_model is not None:
+            models.append(route.response_model)
+        models += [r["model"] for r in route.responses.values() if "model" in r]
+    found: dict[str, list[Any]] = {}
+    for model in models:
+        for mode in ("validation", "serialization"):
+            schema = TypeAdapter(list[model]).json_schema(mode=mode)  # type: ignore[valid-type]
+            for name, definition in schema.get("$defs", {}).items():
+                if "examples" in definition:
+                    found[name] = definition["examples"]
+    return found
 
 
 def _metrics_endpoint(

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import uuid
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from services.kit.errors import DomainError
 
@@ -23,7 +24,27 @@ class InvalidCursor(DomainError):
     status, slug, title = 400, "invalid-cursor", "Invalid cursor"
 
 
+def _page_example(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    """A page's example from its item model's first example: each ``Page[X]`` of the
+    OpenAPI document shows one, and a new list gets its example from its item's."""
+    args = cls.__pydantic_generic_metadata__["args"]
+    item = args[0] if args else None
+    if not (isinstance(item, type) and issubclass(item, BaseModel)):
+        return
+    extra = item.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    if not (isinstance(examples, list) and examples and isinstance(examples[0], dict)):
+        return
+    first = examples[0]
+    cursor = None
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        cursor = encode_cursor(uuid.UUID(str(first["id"])))
+    schema["examples"] = [{"items": [first], "next_cursor": cursor}]
+
+
 class Page(BaseModel, Generic[T]):
+    model_config = ConfigDict(json_schema_extra=_page_example)
+
     items: list[T]
     next_cursor: str | None = None
 

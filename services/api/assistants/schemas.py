@@ -110,9 +110,11 @@ class AssistantCreate(_AssistantFields):
                     "email": "ava@acme.example",
                     "phone": "+14155550123",
                     "signature": "Ava Stone\nBusiness Development, Acme",
-                    "calendar_url": "https://cal.example/ava",
+                    "calendar_url": "https://cal.acme.example/ava",
                     "brochure_url": "https://acme.example/brochure.pdf",
                     "lead_at_risk_days": 3,
+                    "default_schedule_id": "0193f1a0-2222-7333-8444-555566667777",
+                    "time_zone": "America/Los_Angeles",
                     "mailbox": {
                         "smtp": {
                             "host": "smtp.acme.example",
@@ -137,6 +139,28 @@ class AssistantCreate(_AssistantFields):
 class AssistantUpdate(_AssistantFields):
     """Fields left out are unchanged; ``null`` clears an optional one."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "calendar_url": "https://cal.acme.example/ava-stone",
+                    "daily_limit": 80,
+                    "company_reply_policy": "stop",
+                    "mailbox": {
+                        "imap": {
+                            "host": "imap.acme.example",
+                            "port": 993,
+                            "username": "ava@acme.example",
+                            "password": "app-password",
+                            "tls": "tls",
+                        }
+                    },
+                }
+            ]
+        },
+    )
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     owner_id: uuid.UUID | None = Field(default=None, description="Administrators only")
 
@@ -149,12 +173,63 @@ class MemberRead(BaseModel):
 
 
 class MemberWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "manager"}]})
 
     role: Literal["member", "manager"] = "member"
 
 
 class AssistantRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0193f1a0-1111-7222-8333-444455556666",
+                    "type": "sales",
+                    "name": "Ava Stone",
+                    "owner_id": "0193f19f-aaaa-7bbb-8ccc-ddddeeeeffff",
+                    "avatar_url": "https://acme.example/avatars/ava.png",
+                    "email": "ava@acme.example",
+                    "phone": "+14155550123",
+                    "signature": "Ava Stone\nBusiness Development, Acme",
+                    "brochure_url": "https://acme.example/brochure.pdf",
+                    "more_context": "Acme moves freight for mid-size retailers on the West Coast.",
+                    "more_information": "Pilots start with one warehouse and take two weeks.",
+                    "calendar_url": "https://cal.acme.example/ava",
+                    "lead_at_risk_days": 3,
+                    "default_schedule_id": "0193f1a0-2222-7333-8444-555566667777",
+                    "default_emailcc_schedule_id": None,
+                    "company_reply_policy": "pause",
+                    "mailbox": {
+                        "smtp": {
+                            "host": "smtp.acme.example",
+                            "port": 587,
+                            "username": "ava@acme.example",
+                            "tls": "starttls",
+                            "has_password": True,
+                        },
+                        "imap": None,
+                    },
+                    "time_zone": "America/Los_Angeles",
+                    "send_time_optimization": True,
+                    "daily_limit": 50,
+                    "min_spacing_seconds": 120,
+                    "plus_addressing": True,
+                    "members": [
+                        {
+                            "user_id": "0193f19f-bbbb-7ccc-8ddd-eeeeffff0000",
+                            "role": "manager",
+                            "name": "Maya Chen",
+                            "user_status": "active",
+                        }
+                    ],
+                    "archived_at": None,
+                    "created_at": "2026-11-20T09:30:00Z",
+                    "updated_at": "2026-11-21T16:05:12Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     type: AssistantType
     name: str

@@ -89,6 +89,20 @@ _UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=LeadImportRead,
     status_code=202,
     responses=_UPLOAD_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "example": {
+                        "file": "email,first_name,last_name,company,phone\r\n"
+                        "jordan@globex.example,Jordan,Lee,Globex,+12125550147\r\n",
+                        "assistant_id": "0193f1a0-1111-7222-8333-444455556666",
+                        "schedule_id": "0193f1a0-2222-7333-8444-555566667777",
+                    }
+                }
+            }
+        }
+    },
 )
 async def create_lead_import(
     file: Annotated[

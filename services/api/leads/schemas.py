@@ -24,6 +24,40 @@ from shared.validation import country, e164, time_zone
 MAX_CUSTOM_FIELDS_BYTES = 8192
 MAX_BATCH = 1000
 
+# The lead every example shows: Jordan Lee of Globex, on Ava Stone's assistant.
+_JORDAN_ID = "0193f1b0-3333-7444-8555-666677778888"
+_LEAD_EXAMPLE: dict[str, Any] = {
+    "id": "0193f1b0-3333-7444-8555-666677778888",
+    "email": "jordan@globex.example",
+    "first_name": "Jordan",
+    "last_name": "Lee",
+    "company": "Globex",
+    "title": "Head of Operations",
+    "phone": "+12125550147",
+    "country": "US",
+    "time_zone": "America/New_York",
+    "more_context": "Met at the Chicago logistics fair.",
+    "more_information": "Pilots start with one warehouse and take two weeks.",
+    "custom_fields": {"crm_id": "0035g00000ABC"},
+    "amc_renewal_date": None,
+    "source": "api",
+    "assistant_id": "0193f1a0-1111-7222-8333-444455556666",
+    "owner_id": "0193f19f-aaaa-7bbb-8ccc-ddddeeeeffff",
+    "owner_removed": False,
+    "schedule_id": "0193f1a0-2222-7333-8444-555566667777",
+    "status": "active",
+    "temperature": "cold",
+    "next_send_at": "2026-11-24T15:00:00Z",
+    "next_send_reason": "Wait ends Tue 24 Nov 09:12 (America/New_York); sent at 10:00, "
+    "the hour Globex answers most.",
+    "created_at": "2026-11-22T14:12:03Z",
+    "updated_at": "2026-11-22T14:12:05Z",
+}
+_LEAD_CREATE_EXAMPLE: dict[str, Any] = {
+    key: _LEAD_EXAMPLE[key]
+    for key in ("email", "assistant_id", "first_name", "last_name", "company", "title")
+}
+
 Phone = Annotated[str, AfterValidator(e164)]
 Country = Annotated[str, AfterValidator(country)]
 TimeZone = Annotated[str, AfterValidator(time_zone)]
@@ -64,14 +98,15 @@ class LeadCreate(_LeadFields):
         json_schema_extra={
             "examples": [
                 {
-                    "email": "jo@globex.example",
-                    "assistant_id": "01a20500-0000-7000-8000-000000000001",
-                    "first_name": "Jo",
-                    "last_name": "Rivera",
+                    "email": "jordan@globex.example",
+                    "assistant_id": "0193f1a0-1111-7222-8333-444455556666",
+                    "first_name": "Jordan",
+                    "last_name": "Lee",
                     "company": "Globex",
                     "title": "Head of Operations",
-                    "phone": "+33142685300",
-                    "more_context": "Met at the Lyon trade fair.",
+                    "phone": "+12125550147",
+                    "country": "US",
+                    "more_context": "Met at the Chicago logistics fair.",
                     "custom_fields": {"crm_id": "0035g00000ABC"},
                 }
             ]
@@ -92,13 +127,46 @@ class LeadCreate(_LeadFields):
 
 
 class LeadBatchCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "leads": [
+                        _LEAD_CREATE_EXAMPLE,
+                        {
+                            "email": "priya@initech.example",
+                            "assistant_id": "0193f1a0-1111-7222-8333-444455556666",
+                            "first_name": "Priya",
+                            "last_name": "Nair",
+                            "company": "Initech",
+                            "country": "GB",
+                            "source": "referral",
+                        },
+                    ]
+                }
+            ]
+        },
+    )
 
     leads: list[LeadCreate] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class LeadUpdate(_LeadFields):
     """Fields left out are unchanged; ``null`` clears an optional one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "VP Operations",
+                    "time_zone": "America/Chicago",
+                    "custom_fields": {"crm_id": "0035g00000ABC", "deal_size": "50k"},
+                }
+            ]
+        },
+    )
 
     email: EmailStr | None = None
     owner_id: uuid.UUID | None = Field(
@@ -107,6 +175,8 @@ class LeadUpdate(_LeadFields):
 
 
 class LeadRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_LEAD_EXAMPLE]})
+
     id: uuid.UUID
     email: str
     first_name: str | None
@@ -137,11 +207,53 @@ class LeadCreated(BaseModel):
     """``created: false`` means the assistant already had a lead with this email: that
     lead is returned, unchanged."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"created": True, "lead": _LEAD_EXAMPLE}]}
+    )
+
     created: bool
     lead: LeadRead
 
 
 class BatchResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "created": 1,
+                    "existing": 1,
+                    "results": [
+                        {"created": False, "lead": _LEAD_EXAMPLE},
+                        {
+                            "created": True,
+                            "lead": {
+                                **_LEAD_EXAMPLE,
+                                "id": "0193f1b0-4444-7555-8666-777788889999",
+                                "email": "priya@initech.example",
+                                "first_name": "Priya",
+                                "last_name": "Nair",
+                                "company": "Initech",
+                                "title": None,
+                                "phone": None,
+                                "country": "GB",
+                                "time_zone": "Europe/London",
+                                "more_context": None,
+                                "custom_fields": {},
+                                "source": "referral",
+                                "status": "new",
+                                "temperature": None,
+                                "next_send_at": None,
+                                "next_send_reason": None,
+                                "created_at": "2026-11-22T14:20:41Z",
+                                "updated_at": "2026-11-22T14:20:41Z",
+                            },
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     created: int
     existing: int
     results: list[LeadCreated]
@@ -150,7 +262,23 @@ class BatchResult(BaseModel):
 class LeadAction(BaseModel):
     """An action on many leads at once (each is checked; all or nothing)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "pause",
+                    "lead_ids": [_JORDAN_ID],
+                    "until": "2026-12-01T09:00:00-05:00",
+                },
+                {
+                    "action": "restart",
+                    "lead_ids": [_JORDAN_ID, "0193f1b0-4444-7555-8666-777788889999"],
+                    "schedule_id": "0193f1a0-2222-7333-8444-555566667777",
+                },
+            ]
+        },
+    )
 
     action: Literal["pause", "resume", "stop", "continue", "restart"]
     lead_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_BATCH)
@@ -172,13 +300,26 @@ class LeadAction(BaseModel):
 
 
 class ActionResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"updated": 2}]})
+
     updated: int
 
 
 class Reassign(BaseModel):
     """Move leads from one owner to another (all of them, or those listed)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_owner_id": "0193f19f-aaaa-7bbb-8ccc-ddddeeeeffff",
+                    "to_owner_id": "0193f19f-bbbb-7ccc-8ddd-eeeeffff0000",
+                    "lead_ids": [_JORDAN_ID],
+                }
+            ]
+        },
+    )
 
     from_owner_id: uuid.UUID
     to_owner_id: uuid.UUID
@@ -186,6 +327,26 @@ class Reassign(BaseModel):
 
 
 class TimelineEntry(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0193f1c4-5555-7666-8777-888899990000",
+                    "kind": "message.sent",
+                    "summary": "Sent (email), step 1: Quick question about Globex",
+                    "data": {
+                        "channel": "email",
+                        "step": 1,
+                        "subject": "Quick question about Globex",
+                        "message_id": "<0193f1c4.5555@acme.example>",
+                    },
+                    "actor_id": None,
+                    "occurred_at": "2026-11-23T15:00:02Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     kind: str
     summary: str
