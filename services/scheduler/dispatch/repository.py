@@ -80,9 +80,24 @@ class Due:
     thread_root: dict[str, Any] | None = None  # EmailCC: the message the steps answer
 
 
+# Row-level security's predicate (an OR over settings) makes the planner expect a few
+# hundred due rows where a backlog has 100,000: it then reads and sorts all of them for
+# every batch (a bitmap scan and a sort spilled to disk) instead of reading the partial
+# index in order and stopping at the limit. For the claim alone, those plans are off.
+_INDEX_ORDER = text(
+    "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
+)
+_DEFAULT_PLANS = text(
+    "SELECT set_config('enable_bitmapscan', 'on', true), set_config('enable_seqscan', 'on', true)"
+)
+
+
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
+    await session.execute(_INDEX_ORDER)
     rows = await session.execute(_CLAIM_DUE, {"now": now, "limit": limit})
-    return [Due(**r) for r in rows.mappings()]
+    claimed = [Due(**r) for r in rows.mappings()]
+    await session.execute(_DEFAULT_PLANS)
+    return claimed
 
 
 async def claim_resumable(session: AsyncSession, now: datetime, limit: int) -> list[dict[str, Any]]:
