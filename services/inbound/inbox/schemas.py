@@ -8,9 +8,43 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Jordan Lee (Globex) answers Ava Stone's opening message and asks to meet.
+_DECISION_EXAMPLE: dict[str, Any] = {
+    "id": "0193f1d2-6666-7777-8888-9999aaaabbbb",
+    "kind": "human",
+    "intent": "meeting_request",
+    "confidence": 0.92,
+    "classifier": "rules",
+    "explanation": "human: no auto-reply headers; rules: asks for a call",
+    "temperature": "hot",
+    "actions": ["stop", "forward to the owner"],
+    "decided_by": None,
+    "created_at": "2026-11-23T17:41:09Z",
+}
+_MESSAGE_EXAMPLE: dict[str, Any] = {
+    "id": "0193f1d2-5555-7666-8777-88889999aaaa",
+    "assistant_id": "0193f1a0-1111-7222-8333-444455556666",
+    "via": "imap",
+    "status": "processed",
+    "reason": "read: a human answer",
+    "received_at": "2026-11-23T17:41:07Z",
+    "processed_at": "2026-11-23T17:41:09Z",
+    "message_id": "<CAJ7x=2kq@mail.globex.example>",
+    "from_address": "jordan@globex.example",
+    "subject": "Re: Quick question about Globex",
+    "size": 4821,
+    "kind": "human",
+    "lead_id": "0193f1b0-3333-7444-8555-666677778888",
+    "matched_by": "thread",
+    "text": "Hi Ava, good timing. Could we meet on Thursday afternoon? Jordan",
+    "decision": _DECISION_EXAMPLE,
+}
+
 
 class DecisionRead(BaseModel):
     """One decision about a message: the classifier's, or a user's correction."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_DECISION_EXAMPLE]})
 
     id: uuid.UUID
     kind: str = Field(description="human, out_of_office, auto_reply, bounce_hard, ...")
@@ -26,6 +60,8 @@ class DecisionRead(BaseModel):
 
 class MessageRead(BaseModel):
     """A received message: how it arrived, who it is from, what it is."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_MESSAGE_EXAMPLE]})
 
     id: uuid.UUID
     assistant_id: uuid.UUID
@@ -46,6 +82,24 @@ class MessageRead(BaseModel):
 
 
 class MessageDetail(MessageRead):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_MESSAGE_EXAMPLE,
+                    "details": {
+                        "message_id": "<CAJ7x=2kq@mail.globex.example>",
+                        "in_reply_to": "<0193f1c4.5555@acme.example>",
+                        "recipients": ["ava@acme.example"],
+                        "failed_recipients": [],
+                        "return_date": None,
+                    },
+                    "decisions": [_DECISION_EXAMPLE],
+                }
+            ]
+        }
+    )
+
     details: dict[str, Any]
     decisions: list[DecisionRead] = Field(description="Every decision, oldest first")
 
@@ -53,6 +107,27 @@ class MessageDetail(MessageRead):
 class Replay(BaseModel):
     """How the stored message reads now: the worker's reading, match and decision,
     recomputed without acting, beside the decision on record."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message_id": "0193f1d2-5555-7666-8777-88889999aaaa",
+                    "kind": "human",
+                    "intent": "meeting_request",
+                    "confidence": 0.92,
+                    "classifier": "rules",
+                    "explanation": "human: no auto-reply headers; rules: asks for a call",
+                    "temperature": "hot",
+                    "actions": ["stop", "forward to the owner"],
+                    "lead_id": "0193f1b0-3333-7444-8555-666677778888",
+                    "matched_by": "thread",
+                    "recorded": _DECISION_EXAMPLE,
+                    "agrees": True,
+                }
+            ]
+        }
+    )
 
     message_id: uuid.UUID
     kind: str = Field(description="human, out_of_office, auto_reply, bounce_hard, ...")
@@ -71,6 +146,21 @@ class Replay(BaseModel):
 class InboundRoute(BaseModel):
     """Where mail providers post the assistant's mail, and the secret that signs it."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "assistant_id": "0193f1a0-1111-7222-8333-444455556666",
+                    "url": "https://pursuit.example/v1/inbound/email/"
+                    "0193f1a0-1111-7222-8333-444455556666/PQwNWTkbfUJ2MvJuxuDC8T7LMK7xfl1dIPV0dL1FuYA",
+                    "signed_url": "https://pursuit.example/v1/inbound/email/"
+                    "0193f1a0-1111-7222-8333-444455556666",
+                    "secret": "PQwNWTkbfUJ2MvJuxuDC8T7LMK7xfl1dIPV0dL1FuYA",
+                }
+            ]
+        }
+    )
+
     assistant_id: uuid.UUID
     url: str = Field(description="POST raw messages here; the secret is in the path")
     signed_url: str = Field(description="POST here with a webhook-signature instead")
@@ -80,7 +170,9 @@ class InboundRoute(BaseModel):
 class Correction(BaseModel):
     """What the message really is: a human answer with this intent."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"intent": "interested"}]}
+    )
 
     intent: Literal[
         "interested",

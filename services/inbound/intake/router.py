@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from services.inbound.intake import routes, signatures
 from services.inbound.intake.service import Arrival, store
@@ -24,6 +24,18 @@ AssistantId = Annotated[uuid.UUID, Path(description="The assistant whose mailbox
 
 class Received(BaseModel):
     """What became of a posted message."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0193f1d2-5555-7666-8777-88889999aaaa",
+                    "status": "received",
+                    "duplicate": False,
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     status: str
@@ -66,7 +78,20 @@ async def _receive(
 
 _POSTED = {
     "description": "The raw message (RFC 5322), as sent: `message/rfc822` or any type.",
-    "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+    "content": {
+        "message/rfc822": {
+            "schema": {"type": "string", "format": "binary"},
+            "example": "From: Jordan Lee <jordan@globex.example>\r\n"
+            "To: Ava Stone <ava@acme.example>\r\n"
+            "Subject: Re: Quick question about Globex\r\n"
+            "Message-ID: <CAJ7x=2kq@mail.globex.example>\r\n"
+            "In-Reply-To: <0193f1c4.5555@acme.example>\r\n"
+            "Date: Mon, 23 Nov 2026 12:41:05 -0500\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "\r\n"
+            "Hi Ava, good timing. Could we meet on Thursday afternoon? Jordan\r\n",
+        }
+    },
     "required": True,
 }
 

@@ -15,7 +15,7 @@ SuppressionReason = Literal["unsubscribe", "bounce", "complaint", "manual"]
 class SuppressionCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"email": "pat@globex.example", "reason": "manual"}]},
+        json_schema_extra={"examples": [{"email": "jordan@globex.example", "reason": "manual"}]},
     )
 
     email: EmailStr = Field(description="The address; stored in lower case")
@@ -27,6 +27,19 @@ class SuppressionCreate(BaseModel):
 
 
 class SuppressionRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "jordan@globex.example",
+                    "reason": "manual",
+                    "created_by": "0193f19f-aaaa-7bbb-8ccc-ddddeeeeffff",
+                    "created_at": "2026-11-25T11:02:45Z",
+                }
+            ]
+        }
+    )
+
     email: str = Field(description="The address, in lower case")
     reason: SuppressionReason = Field(
         description="`unsubscribe`: the lead's one-click link; `bounce`: the address was "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.leads import LeadStatus
 from shared.renderer.tones import Tone
@@ -35,6 +35,42 @@ class PlannedSend(BaseModel):
 
 class PlannedSends(BaseModel):
     """A lead's future sends as things stand at `as_of`: nothing is changed by asking."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lead_id": "0193f1b0-3333-7444-8555-666677778888",
+                    "status": "active",
+                    "step": 2,
+                    "total_steps": 3,
+                    "generation": 1,
+                    "time_zone": "America/New_York",
+                    "as_of": "2026-11-24T16:30:00Z",
+                    "note": None,
+                    "sends": [
+                        {
+                            "step": 2,
+                            "tone": "curious",
+                            "planned_at": "2026-11-26T15:00:00Z",
+                            "local_planned_at": "2026-11-26T10:00:00-05:00",
+                            "reason": "Wait ends Wed 25 Nov 09:12 (America/New_York); moved "
+                            "to Thu 26 Nov, the next business day; 10:00, the hour Globex "
+                            "answers most.",
+                        },
+                        {
+                            "step": 3,
+                            "tone": "gentle",
+                            "planned_at": "2026-12-01T15:00:00Z",
+                            "local_planned_at": "2026-12-01T10:00:00-05:00",
+                            "reason": "Wait ends Mon 30 Nov 10:00 (America/New_York); 10:00 "
+                            "Tuesday, the hour Globex answers most.",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
 
     lead_id: uuid.UUID
     status: LeadStatus = Field(
