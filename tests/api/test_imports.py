@@ -3,6 +3,7 @@ bad files refused whole, limits, permissions, and a job that never runs twice.""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -302,6 +303,94 @@ async def test_duplicates_in_the_file_and_existing_leads_count_as_existing(stack
         "fresh@globex.example": "Fresh",
     }
     assert len(await outbox_payloads(stack, "enrollment.requested")) == 3  # 1 + 2
+
+
+async def test_repeated_emails_across_chunks_keep_the_first_row(stack: Stack) -> None:
+    """Chunks are written two at a time: a repeat in a later chunk (in any case, and
+    for emails that are not ASCII too) is still existing, the first row still wins."""
+    org = await stack.org()
+    ava = await assistant(stack, org.agent)
+    stack.api_app.state.settings.import_chunk_rows = 2
+    content = csv_of(
+        "email,first_name",
+        "ann@globex.example,Ann1",  # chunk 1
+        "zoé@globex.example,Zoé1",
+        "bob@globex.example,Bob1",  # chunk 2
+        "ANN@globex.example,Ann2",
+        "ZOÉ@globex.example,Zoé2",  # chunk 3
+        "cy@globex.example,Cy1",
+        "Bob@Globex.example,Bob2",  # chunk 4
+        "cy@GLOBEX.example,Cy2",
+        "dee@globex.example,Dee1",  # chunk 5
+    )
+    made = await upload(stack.api, org.agent, ava, content)
+    await run_imports(stack)
+    done = await imported(stack, org.agent, made.json()["id"])
+    assert done["status"] == "done"
+    assert (
+        done["rows_done"],
+        done["rows_created"],
+        done["rows_existing"],
+        done["rows_failed"],
+    ) == (9, 5, 4, 0)
+    leads = await stack.api.get(
+        "/v1/leads", params={"assistant_id": ava, "limit": 100}, headers=org.agent.headers
+    )
+    names = {lead["email"].lower(): lead["first_name"] for lead in leads.json()["items"]}
+    assert names == {
+        "ann@globex.example": "Ann1",
+        "zoé@globex.example": "Zoé1",
+        "bob@globex.example": "Bob1",
+        "cy@globex.example": "Cy1",
+        "dee@globex.example": "Dee1",
+    }
+    assert len(await outbox_payloads(stack, "enrollment.requested")) == 5
+    assert len(await outbox_payloads(stack, "lead.upserted")) == 5
+
+
+async def test_a_chunk_written_beside_one_that_fails_is_rolled_back(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second chunk's leads are written while the first's are; the first fails:
+    nothing of either stays, and the next run imports both."""
+    org = await stack.org()
+    ava = await assistant(stack, org.agent)
+    stack.api_app.state.settings.import_chunk_rows = 2
+    content = csv_of("email", *(f"l{i}@globex.example" for i in range(4)))
+    made = await upload(stack.api, org.agent, ava, content)
+    real_move = import_repository.move_chunk
+    second_wrote = asyncio.Event()
+
+    async def first_fails(session: Any, job: Any, records: Any, values: Any) -> int:
+        if records[0][1] == "l0@globex.example":
+            await asyncio.wait_for(second_wrote.wait(), timeout=10)
+            raise OSError("connection lost")
+        created = await real_move(session, job, records, values)
+        second_wrote.set()
+        return created
+
+    monkeypatch.setattr(import_repository, "move_chunk", first_fails)
+    queue = FakeQueue()
+    relay = OutboxRelay(stack.database, outbox, queue, service="api", namespace=stack.namespace)
+    while await relay.relay_once():
+        pass
+    with pytest.raises(Retry):
+        await run_jobs(stack, queue)
+    assert second_wrote.is_set()
+    halfway = await imported(stack, org.agent, made.json()["id"])
+    assert (halfway["status"], halfway["rows_done"], halfway["rows_created"]) == (
+        "running",
+        0,
+        0,
+    )
+    assert await count(stack, org.agent.org_id, Lead) == 0
+    assert await outbox_payloads(stack, "lead.upserted") == []
+
+    monkeypatch.setattr(import_repository, "move_chunk", real_move)
+    await run_jobs(stack, queue)
+    done = await imported(stack, org.agent, made.json()["id"])
+    assert (done["status"], done["rows_done"], done["rows_created"]) == ("done", 4, 4)
+    assert await count(stack, org.agent.org_id, Lead) == 4
 
 
 async def test_a_byte_order_mark_is_accepted(stack: Stack) -> None:

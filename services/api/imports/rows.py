@@ -261,11 +261,37 @@ class RowError:
 
 @dataclass
 class Checked:
-    """A chunk of rows sorted into those to insert and the errors of the others."""
+    """A chunk of rows sorted into those to insert (in file order) and the errors of
+    the others. ``repeated``: valid rows whose email an earlier row of the file has
+    (left out: the first one wins). ``serial``: the chunk has an email that is not
+    ASCII, whose lower case only PostgreSQL says for sure, so no earlier repeat was
+    left out for it and its writing must not overlap its neighbours'."""
 
     valid: list[StageRecord] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     failed_rows: int = 0
+    repeated: int = 0
+    serial: bool = False
+
+
+def _first_of_each_email(result: Checked, seen: set[str]) -> None:
+    """Leave out the rows whose email (as the unique index compares it, ``lower``)
+    an earlier row of the file had; ``seen`` holds those of the earlier chunks."""
+    result.valid.sort(key=lambda record: record[0])
+    kept: list[StageRecord] = []
+    for record in result.valid:
+        address = record[1]
+        if not address.isascii():
+            result.serial = True
+            kept.append(record)
+            continue
+        key = address.lower()  # the same as PostgreSQL's on ASCII
+        if key in seen:
+            result.repeated += 1
+        else:
+            seen.add(key)
+            kept.append(record)
+    result.valid = kept
 
 
 def _error_column(loc: tuple[int | str, ...], header: Header) -> str | None:
@@ -284,9 +310,11 @@ def _message(error: Any) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
 
-def check(header: Header, rows: list[Row]) -> Checked:
+def check(header: Header, rows: list[Row], seen: set[str] | None = None) -> Checked:
     """Validate ``rows``: the valid ones as staging records (time zone inferred as
-    when a lead is added through the API), the others as errors per column."""
+    when a lead is added through the API), the others as errors per column. With
+    ``seen`` (the emails of the file's earlier chunks, updated), repeated emails are
+    left out."""
     result = Checked()
     names = header.names
     width = len(names)
@@ -354,4 +382,6 @@ def check(header: Header, rows: list[Row]) -> Checked:
                 lead.amc_renewal_date,
             )
         )
+    if seen is not None:
+        _first_of_each_email(result, seen)
     return result

@@ -296,26 +296,54 @@ async def _finish(
         await repository.drop_content(session, job.id)
 
 
+class _Overtaken(Exception):
+    """Another run wrote this chunk, or the chunk before it did not commit."""
+
+
 async def _write_chunk(
-    database: Database, plan: _Plan, done_before: int, size: int, checked: rows.Checked
+    database: Database,
+    plan: _Plan,
+    done_before: int,
+    size: int,
+    checked: rows.Checked,
+    previous: asyncio.Future[bool] | None,
+    *,
+    wait_first: bool,
 ) -> bool:
-    """Write one chunk and its counters; False if another run wrote it already."""
+    """Write one chunk and its counters; False if another run wrote it already.
+
+    Its leads are written while the chunk before it (``previous``) is still being
+    written, in another transaction; it commits only after that one did, so that
+    ``rows_done`` always counts a prefix of the file. The two never wait on each
+    other's leads: a repeated email was left out of the later chunk, and a chunk
+    with emails only PostgreSQL can compare (``wait_first``) starts after the one
+    before it committed."""
     job = plan.job
-    async with database.transaction() as session:
-        await scope_to_org(session, job.org_id)
-        current = await repository.get(session, job.org_id, job.id, lock=True)
-        if current is None or current.status != "running" or current.rows_done != done_before:
-            return False
-        created = await repository.move_chunk(session, job, checked.valid, plan.values)
-        await repository.add_errors(session, job, checked.errors)
-        await repository.set_progress(
-            session,
-            job.id,
-            rows_done=current.rows_done + size,
-            rows_failed=current.rows_failed + checked.failed_rows,
-            rows_created=current.rows_created + created,
-            rows_existing=current.rows_existing + len(checked.valid) - created,
-        )
+    try:
+        async with database.transaction() as session:
+            await scope_to_org(session, job.org_id)
+            if wait_first and previous is not None and not await previous:
+                raise _Overtaken
+            created = await repository.move_chunk(session, job, checked.valid, plan.values)
+            await repository.add_errors(session, job, checked.errors)
+            if previous is not None and not await previous:
+                raise _Overtaken
+            current = await repository.get(session, job.org_id, job.id, lock=True)
+            if current is None or current.status != "running" or current.rows_done != done_before:
+                raise _Overtaken
+            await repository.set_progress(
+                session,
+                job.id,
+                rows_done=current.rows_done + size,
+                rows_failed=current.rows_failed + checked.failed_rows,
+                rows_created=current.rows_created + created,
+                rows_existing=current.rows_existing
+                + len(checked.valid)
+                + checked.repeated
+                - created,
+            )
+    except _Overtaken:
+        return False
     return True
 
 
@@ -332,24 +360,49 @@ async def run(
         if done:  # a rerun: the rows of the chunks already written
             await asyncio.to_thread(collections.deque, islice(records, done), 0)
 
+        seen: set[str] = set()
+
         def check_next() -> tuple[int, rows.Checked]:
             chunk = list(islice(records, chunk_rows))
-            return len(chunk), rows.check(header, chunk)
+            return len(chunk), rows.check(header, chunk, seen)
 
         # Reading and validating the next chunk (Python, in a thread) overlaps writing
-        # this one (PostgreSQL); only this loop advances ``records``, one chunk at a time.
+        # the last two (PostgreSQL, two transactions); only this loop advances
+        # ``records`` and ``seen``, one chunk at a time.
         pending = asyncio.ensure_future(asyncio.to_thread(check_next))
+        writing: asyncio.Task[bool] | None = None
+        serial = False
         try:
             while True:
                 size, checked = await pending
                 if not size:
                     break
                 pending = asyncio.ensure_future(asyncio.to_thread(check_next))
-                if not await _write_chunk(database, plan, done, size, checked):
-                    return "duplicate"
+                before, writing = (
+                    writing,
+                    asyncio.create_task(
+                        _write_chunk(
+                            database,
+                            plan,
+                            done,
+                            size,
+                            checked,
+                            writing,
+                            wait_first=serial or checked.serial,
+                        )
+                    ),
+                )
+                serial = checked.serial
                 done += size
+                if before is not None and not await before:
+                    return "duplicate"
+            if writing is not None and not await writing:
+                return "duplicate"
         finally:
             pending.cancel()  # a chunk read ahead of a write that failed: dropped
+            if writing is not None and not writing.done():
+                # It commits only after the one before it, which failed: it rolls back.
+                await asyncio.gather(writing, return_exceptions=True)
     except csvparse.FileRejected as exc:
         await _finish(database, plan.job, "failed", exc.detail)
         return "failed"
