@@ -95,7 +95,8 @@ _DEFAULT_PLANS = text(
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
     await session.execute(_INDEX_ORDER)
     rows = await session.execute(_CLAIM_DUE, {"now": now, "limit": limit})
-    claimed = [Due(**r) for r in rows.mappings()]
+    names = list(rows.keys())  # plain tuples: a RowMapping per row cost more than planning
+    claimed = [Due(**dict(zip(names, r, strict=True))) for r in rows.all()]
     await session.execute(_DEFAULT_PLANS)
     return claimed
 

@@ -110,8 +110,6 @@ async def _dispatch(
     messages: list[tuple[Contract, uuid.UUID | None]] = []
     changes: list[writes.ClaimedChange] = []
     batches: list[SendSequenceBatch] = []  # one per mailbox, in one dispatch job
-    # Each mailbox batch's id follows from the dispatch's (a UUIDv7 each cost more than
-    # planning the step): unique per dispatch and mailbox.
     dispatch_id = new_id()
     advanced: list[EnrollmentUpdated] = []  # in one enrollments.updated
     for due in claimed:
@@ -151,7 +149,8 @@ async def _dispatch(
         if sends:
             batches.append(
                 SendSequenceBatch(
-                    batch_id=uuid.uuid5(dispatch_id, assistant_id.hex),
+                    # Random (a UUIDv7 or a uuid5 each cost more than planning a step).
+                    batch_id=uuid.uuid4(),
                     org_id=dues[0].org_id,
                     assistant_id=assistant_id,
                     sends=sends,

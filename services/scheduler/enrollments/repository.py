@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, cast, or_, select, update
+from sqlalchemy import Text, bindparam, cast, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -180,6 +180,17 @@ class HistoryKey:
     domain: str | None
 
 
+_HISTORIES = text(
+    """
+    SELECT org_id, scope, key, hour, replies
+    FROM scheduler.reply_hours
+    WHERE (scope = 'lead' AND key = ANY(CAST(:leads AS text[])))
+       OR (scope = 'org' AND key = ANY(CAST(:orgs AS text[])))
+       OR (scope = 'domain' AND key = ANY(CAST(:domains AS text[])))
+    """
+)
+
+
 async def histories(
     session: AsyncSession, keys: Iterable[HistoryKey]
 ) -> dict[uuid.UUID, timing.ReplyHistory]:
@@ -187,29 +198,15 @@ async def histories(
     keys = list(keys)
     if not keys:
         return {}
-    lead_keys = [str(k.lead_id) for k in keys]
-    domain_pairs = {(k.org_id, k.domain) for k in keys if k.domain}
-    org_keys = sorted({str(k.org_id) for k in keys})
-    conditions = [
-        and_(reply_hours.c.scope == "lead", reply_hours.c.key.in_(lead_keys)),
-        and_(reply_hours.c.scope == "org", reply_hours.c.key.in_(org_keys)),
-    ]
-    if domain_pairs:
-        conditions.append(
-            and_(
-                reply_hours.c.scope == "domain",
-                reply_hours.c.key.in_(sorted({d for _, d in domain_pairs if d})),
-            )
-        )
     counts: dict[tuple[uuid.UUID, str, str], list[int]] = {}
+    # Arrays, not IN lists: the same SQL for every batch, nothing compiled per size.
     rows = await session.execute(
-        select(
-            reply_hours.c.org_id,
-            reply_hours.c.scope,
-            reply_hours.c.key,
-            reply_hours.c.hour,
-            reply_hours.c.replies,
-        ).where(or_(*conditions))
+        _HISTORIES,
+        {
+            "leads": [str(k.lead_id) for k in keys],
+            "orgs": sorted({str(k.org_id) for k in keys}),
+            "domains": sorted({k.domain for k in keys if k.domain}),
+        },
     )
     for org_id, scope, key, hour, replies in rows:
         histogram = counts.setdefault((org_id, scope, key), [0] * timing.HOURS_PER_WEEK)
