@@ -93,6 +93,10 @@ async def get_org(principal: PrincipalDep, session: OrgSessionDep) -> OrgRead:
     "/v1/password-resets",
     operation_id="request_password_reset",
     status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
+    responses={
+        202: {"description": "Accepted (no body), whether or not the address has an account"}
+    },
 )
 async def request_password_reset(
     body: PasswordResetRequest,

@@ -12,7 +12,19 @@ from shared.validation import e164, time_zone
 
 
 class SignupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "org_name": "Acme",
+                    "name": "Sam Carter",
+                    "email": "sam@acme.example",
+                    "password": "correct horse battery 42",
+                }
+            ]
+        },
+    )
 
     org_name: str = Field(min_length=1, max_length=200)
     name: str = Field(min_length=1, max_length=200)
@@ -27,6 +39,19 @@ class PlanRead(BaseModel):
 
 
 class OrgRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0193f19e-0000-7111-8222-333344445555",
+                    "name": "Acme",
+                    "plan": {"code": "starter", "name": "Starter", "seat_limit": 3},
+                    "seats_used": 2,
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     name: str
     plan: PlanRead
@@ -34,6 +59,23 @@ class OrgRead(BaseModel):
 
 
 class MeRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0193f19f-aaaa-7bbb-8ccc-ddddeeeeffff",
+                    "org_id": "0193f19e-0000-7111-8222-333344445555",
+                    "email": "sam@acme.example",
+                    "name": "Sam Carter",
+                    "role": "admin",
+                    "phone": "+14155550142",
+                    "time_zone": "America/Los_Angeles",
+                    "created_at": "2026-11-18T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     org_id: uuid.UUID
     email: str
@@ -47,7 +89,12 @@ class MeRead(BaseModel):
 class MeUpdate(BaseModel):
     """Fields left out are unchanged; ``phone: null`` removes the number."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"phone": "+14155550142", "time_zone": "America/Los_Angeles"}]
+        },
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     phone: str | None = Field(default=None, description="E.164, for WhatsApp notifications")
@@ -65,20 +112,39 @@ class MeUpdate(BaseModel):
 
 
 class PasswordChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "current_password": "correct horse battery 42",
+                    "new_password": "staple pony cloud 7 river",
+                }
+            ]
+        },
+    )
 
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(min_length=1, max_length=256)
 
 
 class PasswordResetRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"email": "sam@acme.example"}]}
+    )
 
     email: EmailStr
 
 
 class PasswordResetConfirm(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"token": "prt_8tYcW1nB7hJ3sD6fG0aK5uE", "password": "staple pony cloud 7 river"}
+            ]
+        },
+    )
 
     token: str = Field(min_length=20, max_length=200)
     password: str = Field(min_length=1, max_length=256)

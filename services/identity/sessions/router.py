@@ -62,7 +62,26 @@ async def logout(body: RefreshRequest, session: SessionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/.well-known/jwks.json", operation_id="jwks", tags=["keys"])
+_JWKS_EXAMPLE = {
+    "keys": [
+        {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            "kid": "k1",
+            "alg": "EdDSA",
+            "use": "sig",
+        }
+    ]
+}
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    operation_id="jwks",
+    tags=["keys"],
+    responses={200: {"content": {"application/json": {"example": _JWKS_EXAMPLE}}}},
+)
 async def jwks(ring: KeyRingDep) -> JSONResponse:
     """The public keys that verify access tokens (RFC 7517)."""
     return JSONResponse(ring.public_jwks, headers={"Cache-Control": "public, max-age=300"})
