@@ -31,13 +31,16 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    column,
     delete,
     func,
+    literal,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from services.kit.db import Database
 from services.kit.ids import new_id
@@ -105,19 +108,52 @@ async def publish_many(
     """:func:`publish` for many ``(message, org_id)`` pairs in one statement."""
     if not messages:
         return
-    await session.execute(
-        outbox.insert(),
-        [
-            {
-                "id": new_id(),
-                "name": message.message_name,
-                "version": message.version,
-                "org_id": org_id,
-                "payload": message.model_dump(mode="json"),
-            }
-            for message, org_id in messages
-        ],
+    await session.execute(outbox.insert(), outbox_rows(messages))
+
+
+def outbox_rows(
+    messages: Sequence[tuple[Contract, uuid.UUID | None]],
+) -> list[dict[str, object]]:
+    """The outbox rows of ``(message, org_id)`` pairs."""
+    return [
+        {
+            "id": new_id(),
+            "name": message.message_name,
+            "version": message.version,
+            "org_id": org_id,
+            "payload": message.model_dump(mode="json"),
+        }
+        for message, org_id in messages
+    ]
+
+
+def insert_events(outbox: Table, messages: Sequence[tuple[Contract, uuid.UUID | None]]) -> Insert:
+    """An INSERT of the events of ``(message, org_id)`` pairs, for a caller that writes
+    them within a statement of its own (as a CTE beside its state change). The rows
+    travel as one JSON parameter (``jsonb_to_recordset``), so the SQL is the same
+    whatever their number and SQLAlchemy compiles it once (a multi-row VALUES is
+    compiled again on every call)."""
+    rows = [
+        {
+            **row,
+            "id": str(row["id"]),
+            "org_id": None if row["org_id"] is None else str(row["org_id"]),
+        }
+        for row in outbox_rows(messages)
+    ]
+    records = (
+        func.jsonb_to_recordset(literal(rows, JSONB))
+        .table_valued(
+            column("id", Uuid),
+            column("name", String),
+            column("version", Integer),
+            column("org_id", Uuid),
+            column("payload", JSONB),
+        )
+        .render_derived(name="events", with_types=True)
     )
+    names = ["id", "name", "version", "org_id", "payload"]
+    return outbox.insert().from_select(names, select(*(records.c[n] for n in names)))
 
 
 async def claim_message(session: AsyncSession, inbox: Table, message_id: str, name: str) -> bool:

@@ -1,6 +1,7 @@
 """Storing what arrives: once per (assistant, Message-ID), the raw bytes kept so any
 decision can be replayed, a refusal recorded with its reason. The row commits with
-the job that reads it (through the outbox), so nothing is lost to a crash."""
+the job that reads it (through the outbox), so nothing is lost to a crash: both in
+one statement."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from email.errors import MessageError
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbound.models import messages, outbox
 from services.kit.ids import new_id
-from services.kit.outbox import publish
+from services.kit.outbox import outbox_rows
 from shared.contracts.inbound import InboundMessageStored, ReceivedVia
 
 # Where the headers of a message end, at the latest: a header block longer than this
@@ -85,7 +86,7 @@ async def store(session: AsyncSession, arrival: Arrival, *, max_bytes: int) -> S
         else ""
     )
     row_id = new_id()
-    inserted = await session.scalar(
+    stored = (
         insert(messages)
         .values(
             id=row_id,
@@ -102,7 +103,22 @@ async def store(session: AsyncSession, arrival: Arrival, *, max_bytes: int) -> S
         )
         .on_conflict_do_nothing(constraint="uq_inbound_messages_dedupe")
         .returning(messages.c.id)
+        .cte("stored")
     )
+    query = select(stored.c.id)
+    if not too_large:
+        # The job's event in the same statement, written only when the row was.
+        event = InboundMessageStored(
+            message_id=row_id, org_id=arrival.org_id, assistant_id=arrival.assistant_id
+        )
+        (values,) = outbox_rows([(event, arrival.org_id)])
+        columns = list(values)
+        announced = outbox.insert().from_select(
+            columns,
+            select(*(literal(values[c], outbox.c[c].type) for c in columns)).select_from(stored),
+        )
+        query = query.add_cte(announced.cte("announced"))
+    inserted = await session.scalar(query)
     if inserted is None:
         existing = (
             await session.execute(
@@ -114,13 +130,4 @@ async def store(session: AsyncSession, arrival: Arrival, *, max_bytes: int) -> S
             )
         ).one()
         return Stored(existing.id, existing.status, duplicate=True, reason=existing.reason)
-    if not too_large:
-        await publish(
-            session,
-            outbox,
-            InboundMessageStored(
-                message_id=row_id, org_id=arrival.org_id, assistant_id=arrival.assistant_id
-            ),
-            org_id=arrival.org_id,
-        )
     return Stored(row_id, "rejected" if too_large else "received", duplicate=False, reason=reason)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbound.models import assistants, leads, users
+from services.inbound.processing.matching import Owner
 from services.inbound.processing.reading import IntentReading, Reading
 from shared.contracts.inbound import AnswerRequested, ForwardRequested, LeadCreateRequested
 from shared.contracts.leads import EnrollmentCommand
@@ -137,9 +138,26 @@ def answer(
     )
 
 
-async def forward(
-    session: AsyncSession,
+async def owner_of(session: AsyncSession, lead: dict[str, Any]) -> Owner | None:
+    """The lead's owner (None: not among the org's users we know)."""
+    row = (
+        await session.execute(
+            select(users.c.email, users.c.name, users.c.status).where(
+                users.c.org_id == lead["org_id"], users.c.id == lead["owner_id"]
+            )
+        )
+    ).first()
+    return Owner(row.email, row.name, row.status) if row else None
+
+
+def forwarded(intent: IntentReading | None) -> bool:
+    """Whether the answer goes to the lead's owner (a meeting request, an interested lead)."""
+    return intent is not None and intent.intent in FORWARDED_INTENTS
+
+
+def forward(
     lead: dict[str, Any],
+    owner: Owner | None,
     intent: IntentReading | None,
     reading: Reading,
     raw: bytes | None,
@@ -148,15 +166,8 @@ async def forward(
 ) -> tuple[ForwardRequested | None, str | None]:
     """The forward of a meeting request or an interested answer to the lead's owner,
     and the action recorded (None: not a keen answer)."""
-    if intent is None or intent.intent not in FORWARDED_INTENTS:
+    if intent is None or not forwarded(intent):
         return None, None
-    owner = (
-        await session.execute(
-            select(users.c.email, users.c.name, users.c.status).where(
-                users.c.org_id == lead["org_id"], users.c.id == lead["owner_id"]
-            )
-        )
-    ).first()
     if owner is None or owner.status != "active":
         return None, "not forwarded: the lead's owner is not an active user"
     attached = raw is not None and len(raw) <= MAX_FORWARDED_RAW

@@ -1,26 +1,103 @@
 """Which lead a message is from: its thread (In-Reply-To, References), then the
 lead's reply address (``assistant+<token>@domain``), then its sender within the org
-(the assistant's own lead first)."""
+(the assistant's own lead first).
+
+Each lookup reads, in the same statement, what acting on the answer needs: the
+lead's row, its assistant's settings and its owner (``LeadContext``), so a message
+costs one round trip to match, not four."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import case, select
+from sqlalchemy import ColumnElement, FromClause, Select, and_, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inbound.models import leads, threads
+from services.inbound.models import assistants, leads, threads, users
 
 MatchedBy = Literal["thread", "reply_address", "sender", "recipient"]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The lead's owner, as inbound's read model of the org's users has them."""
+
+    email: str
+    name: str
+    status: str
+
+
+@dataclass(frozen=True)
+class LeadContext:
+    """What acting on a lead's answer reads: the lead's row (None: the read model does
+    not have it), its assistant's settings (its ``assistant.upserted``), its owner."""
+
+    lead: dict[str, Any] | None
+    assistant: dict[str, Any]
+    owner: Owner | None
 
 
 @dataclass(frozen=True)
 class Match:
     lead_id: uuid.UUID
     by: MatchedBy
+    context: LeadContext | None = None
+
+
+_LEAD = [c.label(f"lead__{c.name}") for c in leads.c]
+_CONTEXT: list[ColumnElement[Any]] = [
+    *_LEAD,
+    assistants.c.data.label("assistant__data"),
+    users.c.email.label("owner__email"),
+    users.c.name.label("owner__name"),
+    users.c.status.label("owner__status"),
+]
+
+
+def _with_context(lead_id: ColumnElement[Any], base: FromClause) -> FromClause:
+    """``base`` joined (left) to the lead ``lead_id`` names, its assistant and owner."""
+    return (
+        base.outerjoin(leads, leads.c.id == lead_id)
+        .outerjoin(
+            assistants,
+            and_(assistants.c.org_id == leads.c.org_id, assistants.c.id == leads.c.assistant_id),
+        )
+        .outerjoin(users, and_(users.c.org_id == leads.c.org_id, users.c.id == leads.c.owner_id))
+    )
+
+
+def context_of(row: Any) -> LeadContext:
+    """The ``LeadContext`` of a row selected with the context columns."""
+    values = row._mapping
+    lead = (
+        {c.name: values[f"lead__{c.name}"] for c in leads.c}
+        if values["lead__id"] is not None
+        else None
+    )
+    owner = (
+        Owner(values["owner__email"], values["owner__name"], values["owner__status"])
+        if values["owner__email"] is not None
+        else None
+    )
+    return LeadContext(lead, dict(values["assistant__data"] or {}), owner)
+
+
+def thread_query(org_id: uuid.UUID, referenced: Iterable[str | None]) -> Select[Any] | None:
+    """The newest thread among the referenced Message-IDs, with its lead's context
+    (None: nothing referenced)."""
+    ids = _message_ids(referenced)
+    if not ids:
+        return None
+    return (
+        select(threads.c.lead_id, *_CONTEXT)
+        .select_from(_with_context(threads.c.lead_id, threads))
+        .where(threads.c.org_id == org_id, threads.c.message_id.in_(ids))
+        .order_by(threads.c.sent_at.desc())
+        .limit(1)
+    )
 
 
 def _message_ids(values: Iterable[str | None]) -> list[str]:
@@ -50,16 +127,11 @@ def reply_tokens(addresses: Iterable[str]) -> list[str]:
 async def by_thread(
     session: AsyncSession, org_id: uuid.UUID, referenced: Iterable[str | None]
 ) -> Match | None:
-    ids = _message_ids(referenced)
-    if not ids:
+    query = thread_query(org_id, referenced)
+    if query is None:
         return None
-    lead_id = await session.scalar(
-        select(threads.c.lead_id)
-        .where(threads.c.org_id == org_id, threads.c.message_id.in_(ids))
-        .order_by(threads.c.sent_at.desc())
-        .limit(1)
-    )
-    return Match(lead_id, "thread") if lead_id else None
+    row = (await session.execute(query)).first()
+    return Match(row.lead_id, "thread", context_of(row)) if row else None
 
 
 async def by_reply_address(
@@ -68,12 +140,15 @@ async def by_reply_address(
     tokens = reply_tokens(recipients)
     if not tokens:
         return None
-    lead_id = await session.scalar(
-        select(threads.c.lead_id)
-        .where(threads.c.org_id == org_id, threads.c.reply_token.in_(tokens))
-        .limit(1)
-    )
-    return Match(lead_id, "reply_address") if lead_id else None
+    row = (
+        await session.execute(
+            select(threads.c.lead_id, *_CONTEXT)
+            .select_from(_with_context(threads.c.lead_id, threads))
+            .where(threads.c.org_id == org_id, threads.c.reply_token.in_(tokens))
+            .limit(1)
+        )
+    ).first()
+    return Match(row.lead_id, "reply_address", context_of(row)) if row else None
 
 
 async def by_address(
@@ -87,13 +162,17 @@ async def by_address(
     wanted = [a.strip().lower() for a in addresses if a and "@" in a][:50]
     if not wanted:
         return None
-    lead_id = await session.scalar(
-        select(leads.c.id)
-        .where(leads.c.org_id == org_id, leads.c.email.in_(wanted), leads.c.deleted.is_(False))
-        .order_by(case((leads.c.assistant_id == assistant_id, 0), else_=1), leads.c.id.desc())
-        .limit(1)
-    )
-    return Match(lead_id, by) if lead_id else None
+    found = leads.alias("found")
+    row = (
+        await session.execute(
+            select(found.c.id, *_CONTEXT)
+            .select_from(_with_context(found.c.id, found))
+            .where(found.c.org_id == org_id, found.c.email.in_(wanted), found.c.deleted.is_(False))
+            .order_by(case((found.c.assistant_id == assistant_id, 0), else_=1), found.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return Match(row.id, by, context_of(row)) if row else None
 
 
 async def match_reply(

@@ -1,6 +1,12 @@
 """Processing one stored message: read it (off the event loop), classify a human
 answer, then in one transaction match it to its lead, record the decision and
-announce it. The job may run twice; the message's status makes the second a no-op."""
+announce it. The job may run twice; the message's status makes the second a no-op.
+
+The transaction is short in round trips (the inbound worker's throughput, and so the
+time from a reply to its stop, depends on it): the message is locked and matched to
+its thread (with the lead, its assistant and its owner) in one statement, the
+decision, the events (``reply.received``, which stops the sequence, among them) and
+the message's new state written in one more."""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbound.emailcc import service as emailcc
@@ -18,10 +24,11 @@ from services.inbound.emailcc.authenticate import Authentication
 from services.inbound.models import decisions, leads, messages, outbox
 from services.inbound.processing import followups, matching
 from services.inbound.processing.decisions import Decision, decide
+from services.inbound.processing.matching import LeadContext, Match
 from services.inbound.processing.reading import Classify, IntentReading, Reader, Reading
 from services.kit.db import Database, scope_to_org
 from services.kit.ids import new_id
-from services.kit.outbox import publish_many
+from services.kit.outbox import insert_events, publish_many
 from shared.contracts import Contract
 from shared.contracts.inbound import SuppressionRequested
 from shared.contracts.sequence import Intent, ReplyReceived
@@ -66,13 +73,7 @@ async def process(
     intent = await classify_reading(reading, classify, stored.received_at)
     async with database.transaction() as session:
         await scope_to_org(session, org_id)
-        row = (
-            await session.execute(
-                select(messages.c.assistant_id, messages.c.status)
-                .where(messages.c.id == message_id)
-                .with_for_update()
-            )
-        ).first()
+        row, thread = await _lock(session, org_id, message_id, reading)
         if row is None or row.status != "received":
             return "duplicate"
         await _act(
@@ -85,8 +86,42 @@ async def process(
             policy,
             stored.received_at,
             raw=stored.raw,
+            thread=thread,
         )
     return "success"
+
+
+async def _lock(
+    session: AsyncSession, org_id: uuid.UUID, message_id: uuid.UUID, reading: Reading
+) -> tuple[Any, Match | None]:
+    """Lock the message's row (a second job for it waits, then sees it processed) and,
+    in the same statement, find the thread it answers with the lead's context."""
+    query = (
+        matching.thread_query(org_id, [reading.in_reply_to, *reading.references])
+        if reading.kind != "unparseable"
+        else None
+    )
+    if query is None:
+        row = (
+            await session.execute(
+                select(messages.c.assistant_id, messages.c.status)
+                .where(messages.c.id == message_id)
+                .with_for_update()
+            )
+        ).first()
+        return row, None
+    thread = query.lateral("thread")
+    row = (
+        await session.execute(
+            select(messages.c.assistant_id, messages.c.status, *thread.c)
+            .select_from(messages.outerjoin(thread, true()))
+            .where(messages.c.id == message_id)
+            .with_for_update(of=messages)
+        )
+    ).first()
+    if row is None or row.lead_id is None:
+        return row, None
+    return row, Match(row.lead_id, "thread", matching.context_of(row))
 
 
 async def classify_reading(
@@ -114,34 +149,32 @@ async def _act(
     received_at: datetime,
     *,
     raw: bytes | None = None,
+    thread: Match | None = None,
 ) -> None:
+    """Match, decide and announce; ``thread``: the message's thread, already found."""
     if await emailcc.handled(
         session, org_id, assistant_id, message_id, reading, received_at, policy.authentication
     ):
         return  # a user copied the assistant: never a lead's answer
-    referenced = [reading.in_reply_to, *reading.references]
+    match: Match | None
     if reading.kind in ("bounce_hard", "bounce_soft", "complaint"):
-        match = await matching.match_bounce(
-            session,
-            org_id,
-            assistant_id,
-            referenced=referenced,
-            failed_recipients=reading.failed_recipients,
+        match = thread or await matching.by_address(
+            session, org_id, assistant_id, reading.failed_recipients, "recipient"
         )
     elif reading.kind == "unparseable":
         match = None
     else:
-        match = await matching.match_reply(
-            session,
-            org_id,
-            assistant_id,
-            referenced=referenced,
-            recipients=reading.recipients,
-            sender=reading.sender,
+        match = (
+            thread
+            or await matching.by_reply_address(session, org_id, reading.recipients)
+            or await matching.by_address(
+                session, org_id, assistant_id, [reading.sender or ""], "sender"
+            )
         )
-    lead = await lead_of(session, match.lead_id) if match else None
+    context = match.context if match else None
+    lead = context.lead if context else None
     soft_bounces = await _count_soft_bounce(session, lead, reading.kind)
-    actions = await decide_and_announce(
+    actions, decision, events = await _decide(
         session,
         org_id,
         message_id,
@@ -152,8 +185,11 @@ async def _act(
         received_at=received_at,
         soft_bounces=soft_bounces,
         raw=raw,
+        context=context,
     )
-    await session.execute(
+    # One statement: the decision, the events (the stop among them) and the message.
+    recorded = decisions.insert().values(decision).cte("recorded")
+    statement = (
         update(messages)
         .where(messages.c.id == message_id)
         .values(
@@ -168,7 +204,11 @@ async def _act(
             reason="; ".join(reading.reasons)[:4000],
             details=_details(reading),
         )
+        .add_cte(recorded)
     )
+    if events:
+        statement = statement.add_cte(insert_events(outbox, events).cte("announced"))
+    await session.execute(statement)
     log.info("inbound_processed", kind=reading.kind, matched=bool(lead), actions=actions)
 
 
@@ -188,6 +228,42 @@ async def decide_and_announce(
 ) -> list[str]:
     """Decide about a read message from ``lead`` (None: matched nobody), record the
     decision and announce what it sets off; the actions taken."""
+    actions, decision, events = await _decide(
+        session,
+        org_id,
+        message_id,
+        reading,
+        intent,
+        lead,
+        policy=policy,
+        received_at=received_at,
+        soft_bounces=soft_bounces,
+        decided_by=decided_by,
+        raw=raw,
+    )
+    await session.execute(decisions.insert().values(decision))
+    await publish_many(session, outbox, events)
+    return actions
+
+
+async def _decide(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    message_id: uuid.UUID,
+    reading: Reading,
+    intent: IntentReading | None,
+    lead: dict[str, Any] | None,
+    *,
+    policy: Policy,
+    received_at: datetime,
+    soft_bounces: int = 0,
+    decided_by: uuid.UUID | None = None,
+    raw: bytes | None = None,
+    context: LeadContext | None = None,
+) -> tuple[list[str], dict[str, Any], list[tuple[Contract, uuid.UUID | None]]]:
+    """The decision about a read message from ``lead``: the actions taken, the
+    decision's row and the events it sets off (``context``: the lead's assistant and
+    owner, already read; else read here when needed)."""
     decision = decide(
         reading.kind,
         intent=intent.intent if intent else None,
@@ -205,7 +281,7 @@ async def decide_and_announce(
             (_reply(org_id, lead, message_id, reading, intent, decision, received_at), org_id)
         )
     if lead is not None and reading.kind == "human":
-        assistant = await followups.assistant_of(session, lead)
+        assistant = context.assistant if context else await followups.assistant_of(session, lead)
         commands, action = await followups.colleagues(session, lead, assistant, received_at)
         events += [(c, org_id) for c in commands]
         if action:
@@ -218,13 +294,15 @@ async def decide_and_announce(
         if referred is not None:
             events.append((referred, org_id))
             actions.append(f"new lead {referred.email} (referral)")
-        forwarded, action = await followups.forward(
-            session, lead, intent, reading, raw, message_id, received_at
-        )
-        if forwarded is not None:
-            events.append((forwarded, org_id))
-        if action:
-            actions.append(action)
+        if followups.forwarded(intent):
+            owner = context.owner if context else await followups.owner_of(session, lead)
+            forwarded, action = followups.forward(
+                lead, owner, intent, reading, raw, message_id, received_at
+            )
+            if forwarded is not None:
+                events.append((forwarded, org_id))
+            if action:
+                actions.append(action)
     for address in _suppressed(decision, reading, lead):
         events.append(
             (
@@ -241,24 +319,21 @@ async def decide_and_announce(
             actions.append("suppress")
     if lead is None:
         actions.append("kept: matches no lead")
-    await session.execute(
-        decisions.insert().values(
-            id=new_id(),
-            org_id=org_id,
-            message_id=message_id,
-            lead_id=lead["id"] if lead else None,
-            kind=reading.kind,
-            intent=decision.intent or (intent.intent if intent else None),
-            confidence=intent.confidence if intent else None,
-            classifier=intent.classifier if intent else "reader",
-            explanation=_explanation(reading, intent, decision),
-            temperature=decision.temperature,
-            actions=actions,
-            decided_by=decided_by,
-        )
-    )
-    await publish_many(session, outbox, events)
-    return actions
+    row = {
+        "id": new_id(),
+        "org_id": org_id,
+        "message_id": message_id,
+        "lead_id": lead["id"] if lead else None,
+        "kind": reading.kind,
+        "intent": decision.intent or (intent.intent if intent else None),
+        "confidence": intent.confidence if intent else None,
+        "classifier": intent.classifier if intent else "reader",
+        "explanation": _explanation(reading, intent, decision),
+        "temperature": decision.temperature,
+        "actions": actions,
+        "decided_by": decided_by,
+    }
+    return actions, row, events
 
 
 async def lead_of(session: AsyncSession, lead_id: uuid.UUID) -> dict[str, Any] | None:
