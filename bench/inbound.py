@@ -577,7 +577,7 @@ class CpuUse:
         }
         backends = await self._backends()
         postgres = sum(cpu - self.backends.get(pid, 0.0) for pid, cpu in backends.items())
-        services = sum(v for k, v in used.items() if not k.startswith("bench"))
+        services = sum(v for k, v in used.items() if k != LOAD)
         parts = ", ".join(f"{label} {seconds / wall:.2f}" for label, seconds in used.items())
         return (
             f"CPUs busy: {parts}, PostgreSQL backends {postgres / wall:.2f}, whole machine "
@@ -587,10 +587,14 @@ class CpuUse:
         )
 
 
+# The bench process when it only generates load: not the services' CPU.
+LOAD = "bench process (load, poller, SMTP sink)"
+
+
 def _this_process() -> dict[str, list[int]]:
     """This process and the parse workers it started (the in-process runs)."""
     return {
-        "bench process": [os.getpid()],
+        "this process (process(), SQLAlchemy)": [os.getpid()],
         "its parse workers": [p.pid for p in multiprocessing.active_children() if p.pid],
     }
 
@@ -606,7 +610,7 @@ def _stack_groups(children: Stack) -> Callable[[], dict[str, list[int]]]:
             below = descendants(child.pid)
             if below:
                 found.setdefault(f"{role} parse workers", []).extend(below)
-        found["bench process (load, poller, SMTP sink)"] = [os.getpid()]
+        found[LOAD] = [os.getpid()]
         return found
 
     return groups
