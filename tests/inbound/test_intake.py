@@ -162,6 +162,7 @@ VISIBILITY: dict[tuple[str, str], str] = {
     ("POST", "/v1/inbound/email/{assistant_id}/{secret}"): "whoever holds the secret",
     ("POST", "/v1/inbound/email/{assistant_id}"): "whoever signs with the secret",
     ("POST", "/v1/inbound/messages/{message_id}/corrections"): "users who see the assistant",
+    ("POST", "/v1/inbound/messages/{message_id}/replay"): "users who see the assistant",
     ("GET", "/healthz"): "liveness probe",
     ("GET", "/readyz"): "readiness probe",
     ("GET", "/metrics"): "scraped by Prometheus inside the deployment",
