@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, select, text, update
+from sqlalchemy import Text, cast, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -153,20 +153,6 @@ async def upsert(session: AsyncSession, values: dict[str, Any]) -> None:
 async def change(session: AsyncSession, enrollment_id: uuid.UUID, **values: Any) -> None:
     await session.execute(
         update(enrollments).where(enrollments.c.id == enrollment_id).values(**values)
-    )
-
-
-async def change_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """One UPDATE per row, sent as one executemany: ``rows`` carry ``_id`` and the
-    same columns each."""
-    if not rows:
-        return
-    columns = [k for k in rows[0] if k != "_id"]
-    await session.execute(
-        update(enrollments)
-        .where(enrollments.c.id == bindparam("_id"))
-        .values({c: bindparam(f"v_{c}") for c in columns}),
-        [{("_id" if k == "_id" else f"v_{k}"): v for k, v in row.items()} for row in rows],
     )
 
 
