@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from typing import Literal
 
 import aiosmtplib
@@ -93,7 +93,7 @@ async def _open(config: SmtpConfig) -> aiosmtplib.SMTP:
 
 
 async def _send_on(
-    client: aiosmtplib.SMTP, message: EmailMessage, sender: str, recipients: list[str]
+    client: aiosmtplib.SMTP, message: Message, sender: str, recipients: list[str]
 ) -> SmtpResult:
     """One mail transaction on an open session; never raises for an SMTP outcome."""
     phase = "envelope"
@@ -136,7 +136,7 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
 
 
 async def transmit(
-    config: SmtpConfig, message: EmailMessage, sender: str, recipients: list[str]
+    config: SmtpConfig, message: Message, sender: str, recipients: list[str]
 ) -> SmtpResult:
     """Send ``message`` over one SMTP session of its own.
 
@@ -167,7 +167,7 @@ class SmtpPool:
         self._max_idle = max_idle_per_mailbox
 
     async def transmit(
-        self, config: SmtpConfig, message: EmailMessage, sender: str, recipients: list[str]
+        self, config: SmtpConfig, message: Message, sender: str, recipients: list[str]
     ) -> SmtpResult:
         idle = self._idle.setdefault(config, [])
         client = idle.pop() if idle else None

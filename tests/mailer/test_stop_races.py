@@ -378,8 +378,9 @@ class Decision:
     new_status: str
     statement_at: datetime  # its statement began
     at: datetime  # its row changed
-    # The snapshot it was decided on was taken after this: the end of the previous
-    # statement of its transaction that changed a send (the pacer's outcome), if any.
+    # The snapshot it was decided on was taken after this: the end of an earlier
+    # statement of its transaction that changed a send, if any, else the start of its
+    # own statement (which may record the pacer's outcome too: one snapshot for both).
     earliest: datetime
 
 
@@ -390,7 +391,8 @@ def decisions(transitions: list[Transition]) -> dict[uuid.UUID, Decision]:
         if t.old_status == "queued":
             assert t.send_id not in found, f"{t.send_id} left queued twice"
             before = previous.get(t.xid)
-            earliest = before.at if before is not None else t.statement_at
+            earlier = before is not None and before.statement_at < t.statement_at
+            earliest = before.at if before is not None and earlier else t.statement_at
             found[t.send_id] = Decision(t.new_status, t.statement_at, t.at, earliest)
         previous[t.xid] = t
     return found

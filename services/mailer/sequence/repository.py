@@ -1,22 +1,53 @@
 """SQL of sequence sends. Every state change is a guarded UPDATE; the one that hands a
 message to SMTP (``queued → transmitting``) also checks the stop table and the
-suppression list in the same statement."""
+suppression list in the same statement.
+
+Functions take a session or a connection (:mod:`.connection`'s org-scoped one of a
+batch): either is scoped to one org by the caller.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    bindparam,
+    case,
+    func,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.mailer.models import assistants, leads, sequence_sends, stops, suppressions
+from services.kit.ids import new_id
+from services.mailer.models import (
+    assistants,
+    leads,
+    outbox,
+    sequence_sends,
+    stops,
+    suppressions,
+)
 from services.mailer.sequence.message import Thread
+from shared.contracts import Contract
 from shared.contracts.sequence import SequenceSend
+
+Executor = AsyncSession | AsyncConnection
 
 
 @dataclass(frozen=True)
@@ -32,7 +63,7 @@ class QueuedSend:
 
 
 async def create(
-    session: AsyncSession,
+    session: Executor,
     *,
     org_id: uuid.UUID,
     assistant_id: uuid.UUID,
@@ -43,27 +74,26 @@ async def create(
 ) -> list[QueuedSend]:
     """The batch's send rows (created on first sight) still ``queued``, in order."""
     await session.execute(
-        insert(sequence_sends)
-        .values(
-            [
-                {
-                    "id": send_id,
-                    "org_id": org_id,
-                    "assistant_id": assistant_id,
-                    "lead_id": s.lead_id,
-                    "enrollment_id": s.enrollment_id,
-                    "generation": s.generation,
-                    "step": s.step,
-                    "total_steps": s.total_steps,
-                    "tone": str(s.tone),
-                    "batch_id": batch_id,
-                    "planned_at": s.planned_at,
-                    "message_id": message_id,
-                }
-                for s, send_id, message_id in zip(sends, ids, message_ids, strict=True)
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["enrollment_id", "generation", "step"])
+        insert(sequence_sends).on_conflict_do_nothing(
+            index_elements=["enrollment_id", "generation", "step"]
+        ),
+        [
+            {
+                "id": send_id,
+                "org_id": org_id,
+                "assistant_id": assistant_id,
+                "lead_id": s.lead_id,
+                "enrollment_id": s.enrollment_id,
+                "generation": s.generation,
+                "step": s.step,
+                "total_steps": s.total_steps,
+                "tone": str(s.tone),
+                "batch_id": batch_id,
+                "planned_at": s.planned_at,
+                "message_id": message_id,
+            }
+            for s, send_id, message_id in zip(sends, ids, message_ids, strict=True)
+        ],
     )
     keys = [(s.enrollment_id, s.generation, s.step) for s in sends]
     rows = await session.execute(
@@ -91,7 +121,7 @@ async def create(
     ]
 
 
-async def assistant(session: AsyncSession, assistant_id: uuid.UUID) -> dict[str, Any] | None:
+async def assistant(session: Executor, assistant_id: uuid.UUID) -> dict[str, Any] | None:
     row = (
         (await session.execute(select(assistants).where(assistants.c.id == assistant_id)))
         .mappings()
@@ -100,13 +130,13 @@ async def assistant(session: AsyncSession, assistant_id: uuid.UUID) -> dict[str,
     return dict(row) if row is not None else None
 
 
-async def leads_of(session: AsyncSession, lead_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+async def leads_of(session: Executor, lead_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
     rows = await session.execute(select(leads).where(leads.c.id.in_(lead_ids)))
     return {r.id: r for r in rows}
 
 
 async def threads(
-    session: AsyncSession, keys: list[tuple[uuid.UUID, int]]
+    session: Executor, keys: list[tuple[uuid.UUID, int]]
 ) -> dict[tuple[uuid.UUID, int], Thread]:
     """Each (lead, generation)'s messages already sent, oldest first."""
     if not keys:
@@ -133,76 +163,229 @@ async def threads(
     }
 
 
-async def start_transmitting(
-    session: AsyncSession,
-    send_id: uuid.UUID,
-    *,
-    org_id: uuid.UUID,
-    to_address: str,
-    subject: str,
-    writer: str,
-) -> bool:
-    """``queued → transmitting``, unless the lead's sequence was stopped (this
-    generation or a later stop) or the address is suppressed: one statement, so a
-    stop committed before it is always seen."""
+@cache
+def _decision() -> Any:
+    """The statement that decides one send: ``queued → transmitting``, or ``queued →
+    cancelled`` when the lead's sequence was stopped (this generation or a later stop),
+    the address is suppressed or the caller refuses it (``:p_refused``); RETURNING the new
+    status and the reason. The cancellation's ``message.failed`` (``:p_cancel_payload``,
+    its detail filled in with the reason) goes into the outbox in the same statement.
+    Both readings of the stop table and the suppression list come from the statement's
+    own snapshot: a stop committed before it began is always seen.
+
+    Built once, with bind parameters (``p_``: a parameter named like a column would
+    be taken for a value to set): building it costs more than running it."""
     s = sequence_sends
-    result = await session.execute(
-        update(s)
+    stopped = (
+        select(literal("the sequence was stopped (") + stops.c.reason + literal(")"))
         .where(
-            s.c.id == send_id,
-            s.c.status == "queued",
-            ~exists().where(
-                and_(stops.c.lead_id == s.c.lead_id, stops.c.generation >= s.c.generation)
-            ),
-            ~exists().where(
-                and_(
-                    suppressions.c.org_id == org_id, suppressions.c.email == func.lower(to_address)
-                )
-            ),
+            stops.c.lead_id == bindparam("p_lead_id", type_=Uuid),
+            stops.c.generation >= bindparam("p_generation", type_=Integer),
         )
+        .scalar_subquery()
+    )
+    to_address = bindparam("p_to_address", type_=String)
+    suppressed = (
+        select(literal("the address is suppressed (") + suppressions.c.reason + literal(")"))
+        .where(
+            suppressions.c.org_id == bindparam("p_org_id", type_=Uuid),
+            suppressions.c.email == func.lower(to_address),
+        )
+        .scalar_subquery()
+    )
+    refused = bindparam("p_refused", type_=Text)
+    why = select(func.coalesce(refused, stopped, suppressed).label("reason")).cte("why")
+    reason = select(why.c.reason).scalar_subquery()
+    going = reason.is_(None)
+    decided = (
+        update(s)
+        .where(s.c.id == bindparam("p_send_id", type_=Uuid), s.c.status == "queued")
         .values(
-            status="transmitting",
-            attempts=s.c.attempts + 1,
+            status=case((going, "transmitting"), else_="cancelled"),
+            attempts=s.c.attempts + case((going, 1), else_=0),
             to_address=to_address,
-            subject=subject,
-            writer=writer,
+            subject=bindparam("p_subject", type_=Text),
+            writer=bindparam("p_writer", type_=String),
+            last_error=func.coalesce(reason, s.c.last_error),
             updated_at=func.now(),
         )
-        .returning(s.c.id)
+        .returning(s.c.status, reason.label("reason"))
+        .cte("decided")
     )
-    return result.scalar_one_or_none() is not None
+    announced = insert(outbox).from_select(
+        ["id", "name", "version", "org_id", "payload"],
+        select(
+            bindparam("p_cancel_id", type_=Uuid),
+            bindparam("p_cancel_name", type_=String),
+            bindparam("p_cancel_version", type_=Integer),
+            bindparam("p_org_id", type_=Uuid),
+            func.jsonb_set(
+                bindparam("p_cancel_payload", type_=JSONB),
+                literal_column("'{detail}'::text[]"),
+                func.to_jsonb(func.left(decided.c.reason, 500)),
+            ),
+        ).where(decided.c.status == "cancelled"),
+    )
+    return select(decided.c.status, decided.c.reason).add_cte(announced.cte("announced_cancel"))
 
 
-async def cancel(session: AsyncSession, send_id: uuid.UUID, reason: str) -> bool:
-    """``queued → cancelled`` (a stop or a suppression came first)."""
-    result = await session.execute(
+@cache
+def _finishing(status: str) -> Any:
+    """``transmitting → sent`` (``:p_done_detail`` the server's reply), or back to
+    ``queued`` for a retry (``:p_done_detail`` the error)."""
+    detail = bindparam("p_done_detail", type_=Text)
+    values: dict[str, Any] = {"status": status, "updated_at": func.now()}
+    if status == "sent":
+        values.update(smtp_response=detail, sent_at=bindparam("p_done_at", type_=DateTime(True)))
+    else:
+        values["last_error"] = detail
+    return (
         update(sequence_sends)
-        .where(sequence_sends.c.id == send_id, sequence_sends.c.status == "queued")
-        .values(status="cancelled", last_error=reason, updated_at=func.now())
-        .returning(sequence_sends.c.id)
-    )
-    return result.scalar_one_or_none() is not None
-
-
-async def stop_reason(
-    session: AsyncSession, org_id: uuid.UUID, lead_id: uuid.UUID, to_address: str
-) -> str:
-    """Why a send was not allowed to start."""
-    stop = await session.scalar(select(stops.c.reason).where(stops.c.lead_id == lead_id))
-    if stop is not None:
-        return f"the sequence was stopped ({stop})"
-    suppressed = await session.scalar(
-        select(suppressions.c.reason).where(
-            suppressions.c.org_id == org_id, suppressions.c.email == to_address.lower()
+        .where(
+            sequence_sends.c.id == bindparam("p_done_id", type_=Uuid),
+            sequence_sends.c.status == "transmitting",
         )
+        .values(**values)
     )
-    if suppressed is not None:
-        return f"the address is suppressed ({suppressed})"
-    return "the send was already handled"
+
+
+@cache
+def _announcing() -> Any:
+    return outbox.insert().values(
+        id=bindparam("p_event_id", type_=Uuid),
+        name=bindparam("p_event_name", type_=String),
+        version=bindparam("p_event_version", type_=Integer),
+        org_id=bindparam("p_org_id", type_=Uuid),
+        payload=bindparam("p_event_payload", type_=JSONB),
+    )
+
+
+@cache
+def _advancing(finish: str | None, announce: bool, decide: bool) -> Any:
+    """:func:`advance`'s statement for one combination of its parts."""
+    parts: list[Any] = []
+    if finish is not None:
+        parts.append(_finishing(finish))
+    if announce:
+        parts.append(_announcing())
+    if decide:
+        parts.append(_decision())
+    *before, statement = parts
+    if before:
+        statement = statement.add_cte(
+            *(part.cte(f"done_{number}") for number, part in enumerate(before))
+        )
+    return statement
+
+
+def outbox_rows(events: Sequence[Contract], org_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The outbox rows of ``events`` (as :func:`services.kit.outbox.publish_many` writes)."""
+    return [
+        {
+            "id": new_id(),
+            "name": event.message_name,
+            "version": event.version,
+            "org_id": org_id,
+            "payload": event.model_dump(mode="json"),
+        }
+        for event in events
+    ]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A send about to go out, and what it will be; ``refused`` says why it must not
+    (a deleted lead, a flagged mailbox), and ``cancelled`` is the event announced
+    (with the reason as its detail) if it is cancelled."""
+
+    send_id: uuid.UUID
+    lead_id: uuid.UUID
+    generation: int
+    to_address: str
+    subject: str
+    writer: str
+    cancelled: Contract
+    refused: str = ""
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What became of a :class:`Claim`: ``transmitting`` (it may go out now),
+    ``cancelled`` with the reason, or None when another job had it already."""
+
+    status: str | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The outcome of a send that needs no more than its row and events: ``sent``, or
+    ``queued`` again for a retry."""
+
+    send_id: uuid.UUID
+    status: str
+    detail: str | None
+    at: datetime
+
+
+async def advance(
+    conn: Executor,
+    org_id: uuid.UUID,
+    *,
+    finished: Finished | None,
+    event: Contract | None,
+    claim: Claim | None,
+) -> Decided:
+    """One statement (one round trip, one commit in autocommit): the previous send's
+    outcome and its event, and the decision on the next send (see :func:`_decision`).
+    The data-modifying parts share the statement's snapshot and commit together."""
+    if finished is None and event is None and claim is None:
+        return Decided(None)
+    params: dict[str, Any] = {"p_org_id": org_id}
+    if finished is not None:
+        params.update(
+            p_done_id=finished.send_id, p_done_detail=finished.detail, p_done_at=finished.at
+        )
+    if event is not None:
+        params.update(
+            p_event_id=new_id(),
+            p_event_name=event.message_name,
+            p_event_version=event.version,
+            p_event_payload=event.model_dump(mode="json"),
+        )
+    if claim is not None:
+        params.update(
+            p_send_id=claim.send_id,
+            p_lead_id=claim.lead_id,
+            p_generation=claim.generation,
+            p_to_address=claim.to_address,
+            p_subject=claim.subject,
+            p_writer=claim.writer,
+            p_refused=claim.refused or None,
+            p_cancel_id=new_id(),
+            p_cancel_name=claim.cancelled.message_name,
+            p_cancel_version=claim.cancelled.version,
+            p_cancel_payload=claim.cancelled.model_dump(mode="json"),
+        )
+    statement = _advancing(
+        finished.status if finished is not None else None, event is not None, claim is not None
+    )
+    result = await conn.execute(statement, params)
+    if claim is None:
+        return Decided(None)
+    row = result.first()
+    return Decided(None) if row is None else Decided(row.status, row.reason)
+
+
+async def publish(conn: Executor, org_id: uuid.UUID, events: Sequence[Contract]) -> None:
+    """``events`` into the outbox, in the caller's transaction (an executemany, which
+    SQLAlchemy caches, unlike a multi-row ``VALUES``)."""
+    if events:
+        await conn.execute(outbox.insert(), outbox_rows(events, org_id))
 
 
 async def finish(
-    session: AsyncSession, send_id: uuid.UUID, status: str, detail: str | None, at: datetime
+    session: Executor, send_id: uuid.UUID, status: str, detail: str | None, at: datetime
 ) -> None:
     """``transmitting → status`` (``queued`` again for a retry)."""
     values: dict[str, Any] = {"status": status, "updated_at": func.now()}
@@ -244,7 +427,7 @@ async def latest_generation(session: AsyncSession, lead_id: uuid.UUID) -> int:
 
 
 async def suppress(
-    session: AsyncSession,
+    session: Executor,
     org_id: uuid.UUID,
     email: str,
     reason: str,
@@ -260,16 +443,14 @@ async def suppress(
     return result.scalar_one_or_none() is not None
 
 
-async def lead_ids_with_email(
-    session: AsyncSession, org_id: uuid.UUID, email: str
-) -> list[uuid.UUID]:
+async def lead_ids_with_email(session: Executor, org_id: uuid.UUID, email: str) -> list[uuid.UUID]:
     rows = await session.execute(
         select(leads.c.id).where(leads.c.org_id == org_id, leads.c.email == email.lower())
     )
     return [r.id for r in rows]
 
 
-async def flag_mailbox(session: AsyncSession, assistant_id: uuid.UUID, reason: str) -> None:
+async def flag_mailbox(session: Executor, assistant_id: uuid.UUID, reason: str) -> None:
     await session.execute(
         update(assistants)
         .where(assistants.c.id == assistant_id)

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.mailer.models import thread_roots
 from services.mailer.sequence.message import Thread
+from services.mailer.sequence.repository import Executor
 from shared.contracts.sequence import SequenceSend
 
 Key = tuple[uuid.UUID, int]
@@ -26,7 +26,7 @@ def _bracketed(message_id: str) -> str:
 
 
 async def rooted(
-    session: AsyncSession,
+    session: Executor,
     org_id: uuid.UUID,
     sends: Sequence[SequenceSend],
     threads: dict[Key, Thread],

@@ -2,11 +2,15 @@
 
 For each send of the scheduler's batch there is one row, keyed by (enrollment,
 generation, step), created ``queued`` with its Message-ID. Each message is rendered
-(template or LLM), then its row moves to ``transmitting`` in a statement that also
-checks the stop table and the suppression list, then it goes over the mailbox's
-pooled SMTP session, then the outcome is recorded with its event. The outcome of one
-message and the start of the next share a transaction. A crash leaves at most one
-row ``transmitting``; the sweeper makes it ``unknown``, never resent.
+(template or LLM), then one statement decides it: ``queued → transmitting``, or
+``cancelled`` when the stop table or the suppression list says so (the statement's
+own snapshot, so a stop committed before it is always seen); only a row that became
+``transmitting`` goes over the mailbox's pooled SMTP session. A plain outcome (sent,
+or queued again for a retry) is recorded with its event in the same statement as the
+next message's decision; any other (failed, bounced, unknown) at once, in a
+transaction with what it entails. The batch runs on one connection scoped to its org
+(:mod:`.connection`), each statement committing on its own: a crash leaves at most
+one row ``transmitting``; the sweeper makes it ``unknown``, never resent.
 """
 
 from __future__ import annotations
@@ -18,16 +22,15 @@ from datetime import UTC, datetime
 
 import httpx
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.crypto import SecretBox, SecretUnreadable
-from services.kit.db import Database, scope_to_org
+from services.kit.db import Database
 from services.kit.ids import new_id
 from services.kit.llm import LlmConfig
-from services.kit.outbox import publish_many
-from services.mailer.models import outbox
 from services.mailer.sequence import message as messages
 from services.mailer.sequence import repository, roots
+from services.mailer.sequence.connection import atomic, org_connection
 from services.mailer.sequence.writer import write
 from services.mailer.smtp import SmtpConfig, SmtpPool, SmtpResult
 from shared.contracts import AssistantUpserted, Contract
@@ -90,7 +93,21 @@ def smtp_of(assistant: AssistantUpserted, out: Outbound) -> tuple[SmtpConfig, st
     return config, assistant.email
 
 
+def _assistant_context(assistant: AssistantUpserted) -> AssistantContext:
+    return AssistantContext(
+        name=assistant.name,
+        email=assistant.email,
+        phone=assistant.phone,
+        signature=assistant.signature,
+        calendar_url=assistant.calendar_url,
+        brochure_url=assistant.brochure_url,
+        more_context=assistant.more_context,
+        more_information=assistant.more_information,
+    )
+
+
 def _request(
+    writing: AssistantContext,
     assistant: AssistantUpserted,
     lead: LeadUpserted,
     row: repository.QueuedSend,
@@ -105,16 +122,7 @@ def _request(
         tone=Tone(row.tone),
         step=row.step,
         total_steps=row.total_steps,
-        assistant=AssistantContext(
-            name=assistant.name,
-            email=assistant.email,
-            phone=assistant.phone,
-            signature=assistant.signature,
-            calendar_url=assistant.calendar_url,
-            brochure_url=assistant.brochure_url,
-            more_context=assistant.more_context,
-            more_information=assistant.more_information,
-        ),
+        assistant=writing,
         lead=LeadContext(
             first_name=lead.first_name,
             last_name=lead.last_name,
@@ -134,25 +142,29 @@ async def send_batch(
 ) -> BatchOutcome:
     """Send the batch's steps at most once each. ``retry`` counts the sends that may
     be tried again later (the caller asks arq to)."""
+    async with org_connection(database, batch.org_id) as conn:
+        return await _send_batch(conn, batch, out, last_try=last_try)
+
+
+async def _send_batch(
+    conn: AsyncConnection, batch: SendSequenceBatch, out: Outbound, *, last_try: bool
+) -> BatchOutcome:
     result = BatchOutcome()
-    async with database.transaction() as session:
-        await scope_to_org(session, batch.org_id)
-        stored_assistant = await repository.assistant(session, batch.assistant_id)
-        domain_of = (stored_assistant or {}).get("data", {}).get("email") or ""
-        queued = await repository.create(
-            session,
-            org_id=batch.org_id,
-            assistant_id=batch.assistant_id,
-            batch_id=batch.batch_id,
-            sends=batch.sends,
-            ids=[new_id() for _ in batch.sends],
-            message_ids=[new_message_id(domain_of) for _ in batch.sends],
-        )
-        people = await repository.leads_of(session, [q.lead_id for q in queued])
-        threads = await repository.threads(
-            session, sorted({(q.lead_id, q.generation) for q in queued})
-        )
-        threads = await roots.rooted(session, batch.org_id, batch.sends, threads)
+    stored_assistant = await repository.assistant(conn, batch.assistant_id)
+    domain_of = (stored_assistant or {}).get("data", {}).get("email") or ""
+    queued = await repository.create(
+        conn,
+        org_id=batch.org_id,
+        assistant_id=batch.assistant_id,
+        batch_id=batch.batch_id,
+        sends=batch.sends,
+        ids=[new_id() for _ in batch.sends],
+        message_ids=[new_message_id(domain_of) for _ in batch.sends],
+    )
+    people = await repository.leads_of(conn, [q.lead_id for q in queued])
+    threads = await repository.threads(conn, sorted({(q.lead_id, q.generation) for q in queued}))
+    # Kept on first sight, even before the batch can go out.
+    threads = await roots.rooted(conn, batch.org_id, batch.sends, threads)
     if not queued:
         return result
     if stored_assistant is None:
@@ -160,11 +172,14 @@ async def send_batch(
         result.retry = len(queued)
         return result
     assistant = AssistantUpserted.model_validate(stored_assistant["data"])
+    writing = _assistant_context(assistant)
     try:
         smtp, sender = smtp_of(assistant, out)
     except SecretUnreadable:
         smtp, sender = out.default_smtp, ""
-    pending: list[Contract] = []
+    unsubscribe_base = f"{out.unsubscribe_base_url.rstrip('/')}/v1/unsubscribe/"
+    # The last message's outcome, when it is a plain one (sent, or queued again for a
+    # retry): recorded in the same statement as the next message's claim.
     previous: _Transmitted | None = None
     for row in queued:
         stored_lead = people.get(row.lead_id)
@@ -175,48 +190,41 @@ async def send_batch(
         lead = LeadUpserted.model_validate(stored_lead.data)
         thread = threads.get((row.lead_id, row.generation), messages.Thread())
         written = await write(
-            _request(assistant, lead, row, thread.subject), llm=out.llm, client=out.http
+            _request(writing, assistant, lead, row, thread.subject), llm=out.llm, client=out.http
         )
         to = stored_lead.email
-        async with database.transaction() as session:
-            await scope_to_org(session, batch.org_id)
-            if previous is not None:
-                pending += await _record(session, batch, result, previous, last_try=last_try)
-                previous = None
-            if stored_lead.deleted:
-                started = False
-                reason = "the lead was deleted"
-            elif stored_assistant.get("flagged_reason"):
-                started = False
-                reason = f"the mailbox is flagged: {stored_assistant['flagged_reason']}"
-            else:
-                started = await repository.start_transmitting(
-                    session,
-                    row.id,
-                    org_id=batch.org_id,
-                    to_address=to,
-                    subject=written.message.subject,
-                    writer=written.writer,
-                )
-                reason = (
-                    ""
-                    if started
-                    else await repository.stop_reason(session, batch.org_id, row.lead_id, to)
-                )
-            if not started and await repository.cancel(session, row.id, reason):
-                result.cancelled += 1
-                result.outcomes[row.id] = "cancelled"
-                pending.append(_failed(batch, row, "cancelled", reason))
-            await publish_many(session, outbox, [(m, batch.org_id) for m in pending])
-            pending = []
-        if not started:
+        if stored_lead.deleted:
+            refused = "the lead was deleted"
+        elif stored_assistant.get("flagged_reason"):
+            refused = f"the mailbox is flagged: {stored_assistant['flagged_reason']}"
+        else:
+            refused = ""
+        done, event = _plain(batch, result, previous, last_try=last_try)
+        previous = None
+        decided = await repository.advance(
+            conn,
+            batch.org_id,
+            finished=done,
+            event=event,
+            claim=repository.Claim(
+                row.id,
+                row.lead_id,
+                row.generation,
+                to,
+                written.message.subject,
+                written.writer,
+                cancelled=_failed(batch, row, "cancelled", ""),
+                refused=refused,
+            ),
+        )
+        if decided.status == "cancelled":
+            result.cancelled += 1
+            result.outcomes[row.id] = "cancelled"
+        if decided.status != "transmitting":
             continue
         if not sender:
             outcome = SmtpResult("failed", "the mailbox password cannot be decrypted", "auth")
         else:
-            reply_to = messages.reply_address(
-                assistant.email, stored_lead.reply_token, assistant.plus_addressing
-            )
             built = messages.build(
                 written.message,
                 sender_name=assistant.name,
@@ -224,21 +232,68 @@ async def send_batch(
                 to=to,
                 message_id=row.message_id,
                 thread=thread,
-                reply_to=reply_to,
-                unsubscribe_url=f"{out.unsubscribe_base_url.rstrip('/')}/v1/unsubscribe/"
-                f"{stored_lead.unsubscribe_token}",
+                reply_to=messages.reply_address(
+                    assistant.email, stored_lead.reply_token, assistant.plus_addressing
+                ),
+                unsubscribe_url=f"{unsubscribe_base}{stored_lead.unsubscribe_token}",
             )
             outcome = await out.pool.transmit(smtp, built, sender, [to])
         previous = _Transmitted(row, to, outcome, stored_lead.reply_token, written.message.subject)
         if outcome.phase == "auth" and outcome.outcome == "failed":
             stored_assistant["flagged_reason"] = outcome.detail
-    if previous is not None or pending:
-        async with database.transaction() as session:
-            await scope_to_org(session, batch.org_id)
-            if previous is not None:
-                pending += await _record(session, batch, result, previous, last_try=last_try)
-            await publish_many(session, outbox, [(m, batch.org_id) for m in pending])
+        if not _is_plain(previous, last_try=last_try):
+            # A failure, a bounce, a doubt: recorded at once, with what it entails.
+            async with atomic(conn):
+                events = await _record(conn, batch, result, previous, last_try=last_try)
+                await repository.publish(conn, batch.org_id, events)
+            previous = None
+    if previous is not None:
+        done, event = _plain(batch, result, previous, last_try=last_try)
+        await repository.advance(conn, batch.org_id, finished=done, event=event, claim=None)
     return result
+
+
+def _status(done: _Transmitted, *, last_try: bool) -> str:
+    status: str = done.outcome.outcome
+    return "failed" if status == "retry" and last_try else status
+
+
+def _is_plain(done: _Transmitted, *, last_try: bool) -> bool:
+    """Sent, or queued again for a retry: nothing to record but the row and its event."""
+    return _status(done, last_try=last_try) in ("sent", "retry")
+
+
+def _plain(
+    batch: SendSequenceBatch,
+    result: BatchOutcome,
+    done: _Transmitted | None,
+    *,
+    last_try: bool,
+) -> tuple[repository.Finished | None, MessageSent | None]:
+    """The row change and events of a plain outcome (see :func:`_is_plain`)."""
+    if done is None:
+        return None, None
+    row, outcome = done.row, done.outcome
+    status = _status(done, last_try=last_try)
+    now = datetime.now(UTC)
+    result.outcomes[row.id] = status
+    log.info("sequence_email", send_id=str(row.id), step=row.step, outcome=status)
+    if status == "retry":
+        result.retry += 1
+        return repository.Finished(row.id, "queued", outcome.detail, now), None
+    result.sent += 1
+    sent = MessageSent(
+        lead_id=row.lead_id,
+        org_id=batch.org_id,
+        assistant_id=batch.assistant_id,
+        channel="email",
+        step=row.step,
+        subject=done.subject,
+        message_id=row.message_id,
+        reply_token=done.reply_token,
+        sent_at=now,
+    )
+    return repository.Finished(row.id, "sent", outcome.detail, now), sent
 
 
 def _failed(
@@ -266,54 +321,33 @@ class _Transmitted:
 
 
 async def _record(
-    session: AsyncSession,
+    conn: AsyncConnection,
     batch: SendSequenceBatch,
     result: BatchOutcome,
     done: _Transmitted,
     *,
     last_try: bool,
 ) -> list[Contract]:
-    """The outcome of one transmission, and the events it makes."""
+    """The outcome of a transmission that was not plain (see :func:`_is_plain`), and
+    the events it makes, in the caller's transaction."""
     row, to, outcome, send_id = done.row, done.to, done.outcome, done.row.id
     now = datetime.now(UTC)
-    status: str = outcome.outcome
-    if status == "retry" and last_try:
-        status = "failed"
-    await repository.finish(
-        session, send_id, "queued" if status == "retry" else status, outcome.detail, now
-    )
+    status = _status(done, last_try=last_try)
+    await repository.finish(conn, send_id, status, outcome.detail, now)
     result.outcomes[send_id] = status
     log.info("sequence_email", send_id=str(send_id), step=row.step, outcome=status)
-    if status == "retry":
-        result.retry += 1
-        return []
-    if status == "sent":
-        result.sent += 1
-        return [
-            MessageSent(
-                lead_id=row.lead_id,
-                org_id=batch.org_id,
-                assistant_id=batch.assistant_id,
-                channel="email",
-                step=row.step,
-                subject=done.subject,
-                message_id=row.message_id,
-                reply_token=done.reply_token,
-                sent_at=now,
-            )
-        ]
     result.failed += 1
     events: list[Contract] = [_failed(batch, row, status, outcome.detail)]
-    if status == "bounced" and await repository.suppress(session, batch.org_id, to, "bounce"):
+    if status == "bounced" and await repository.suppress(conn, batch.org_id, to, "bounce"):
         events.append(
             EmailSuppressed(
                 org_id=batch.org_id,
                 email=to.lower(),
                 reason="bounce",
-                lead_ids=await repository.lead_ids_with_email(session, batch.org_id, to),
+                lead_ids=await repository.lead_ids_with_email(conn, batch.org_id, to),
                 occurred_at=now,
             )
         )
     if status == "failed" and outcome.phase == "auth":
-        await repository.flag_mailbox(session, batch.assistant_id, outcome.detail)
+        await repository.flag_mailbox(conn, batch.assistant_id, outcome.detail)
     return events
