@@ -420,6 +420,18 @@ async def _nothing_written(stack: Stack, org: Org) -> None:
             id="wrong-encoding",
         ),
         pytest.param(
+            "email,first_name\r\nzoe@globex.example,Zoe\r\n".encode("utf-16-le"),
+            "NUL byte on line 1",
+            {"line": 1},
+            id="utf-16",
+        ),
+        pytest.param(
+            b"email,first_name\r\nzoe@globex.example,Zo\x00e\r\n",
+            "NUL byte on line 2",
+            {"line": 2},
+            id="nul-in-a-cell",
+        ),
+        pytest.param(
             b"name,company\r\nJo,Globex\r\n",
             "no 'email' column",
             {"missing_columns": ["email"]},

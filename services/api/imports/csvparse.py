@@ -55,7 +55,18 @@ class Row:
 
 
 def decode(content: bytes) -> str:
-    """The file as text: UTF-8, with or without a byte order mark."""
+    """The file as text: UTF-8, with or without a byte order mark. A NUL byte is no
+    text (a UTF-16 export, often, whose ASCII decodes as UTF-8 with a NUL between
+    every letter), and PostgreSQL keeps no NUL in text: refused whole."""
+    nul = content.find(b"\x00")
+    if nul >= 0:
+        line = content[:nul].count(b"\n") + 1
+        raise FileRejected(
+            f"The file holds a NUL byte on line {line}: it is not UTF-8 text (a UTF-16 "
+            "export, perhaps). Save it as 'CSV UTF-8' and upload it again.",
+            field="file",
+            line=line,
+        )
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
