@@ -181,6 +181,14 @@ class Lead(Base):
     temperature: Mapped[str | None] = mapped_column(String(10), nullable=True)
     next_send_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     next_send_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When the status (the scheduler's) and the temperature (the latest answer's) were
+    # true: events arrive in any order, and an older one never undoes a newer one.
+    status_changed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    temperature_changed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

@@ -239,3 +239,80 @@ async def test_events_that_arrive_out_of_order_show_in_the_order_they_happened(
         if cursor is None:
             break
     assert [e["id"] for e in paged] == [e["id"] for e in whole]
+
+
+async def test_a_late_event_never_undoes_a_newer_status_or_temperature(stack: Stack) -> None:
+    """The scheduler's and inbound's events reach the api in any order (jobs run side by
+    side): the lead shows the newest state, and every event still joins the timeline."""
+    org = await stack.org()
+    ava = await stack.api.post(
+        "/v1/assistants", json={"type": "sales", "name": "Ava"}, headers=org.agent.headers
+    )
+    made = await stack.api.post(
+        "/v1/leads",
+        json={"email": "sam@initech.example", "assistant_id": ava.json()["id"]},
+        headers=org.agent.headers,
+    )
+    lead_id = uuid.UUID(made.json()["lead"]["id"])
+    sent = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    answered = sent + timedelta(hours=2)
+
+    def reply(at: datetime, intent: Any, temperature: Any) -> ReplyReceived:
+        return ReplyReceived(
+            lead_id=lead_id,
+            org_id=org.agent.org_id,
+            channel="email",
+            snippet="...",
+            intent=intent,
+            temperature=temperature,
+            received_at=at,
+        )
+
+    # The reply's stop lands first; the tick's advance from before it comes after.
+    await deliver(
+        stack,
+        EnrollmentUpdated(
+            lead_id=lead_id,
+            org_id=org.agent.org_id,
+            status="replied",
+            reason="the lead replied",
+            changed_at=answered,
+        ),
+    )
+    await deliver(
+        stack,
+        EnrollmentUpdated(
+            lead_id=lead_id,
+            org_id=org.agent.org_id,
+            status="active",
+            step=2,
+            next_send_at=answered + timedelta(days=3),
+            reason="step 1 sent",
+            changed_at=sent,
+        ),
+    )
+    # The second answer (a meeting request) is read before the first (a question).
+    await deliver(stack, reply(answered + timedelta(minutes=5), "meeting_request", "hot"))
+    await deliver(stack, reply(answered, "question", "warm"))
+
+    lead = (await stack.api.get(f"/v1/leads/{lead_id}", headers=org.agent.headers)).json()
+    assert (lead["status"], lead["next_send_at"], lead["temperature"]) == ("replied", None, "hot")
+    timeline = (
+        await stack.api.get(f"/v1/leads/{lead_id}/timeline", headers=org.agent.headers)
+    ).json()["items"]
+    kinds = [e["kind"] for e in timeline if e["kind"] in ("enrollment.updated", "reply.received")]
+    assert kinds == ["enrollment.updated", "enrollment.updated", "reply.received", "reply.received"]
+    # A restart later is newer than all of it: the lead is active again.
+    await deliver(
+        stack,
+        EnrollmentUpdated(
+            lead_id=lead_id,
+            org_id=org.agent.org_id,
+            status="active",
+            step=1,
+            reason="restarted",
+            changed_at=answered + timedelta(days=1),
+        ),
+    )
+    lead = (await stack.api.get(f"/v1/leads/{lead_id}", headers=org.agent.headers)).json()
+    assert lead["status"] == "active"

@@ -3,8 +3,11 @@ updates the lead's status or temperature and adds a line to its timeline."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from arq.worker import Function
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.models import Lead, LeadEvent, inbox
@@ -34,21 +37,32 @@ async def on_enrollments_updated(session: AsyncSession, call: JobCall[Enrollment
         await session.flush()
 
 
+def _not_older(column: Any, at: datetime) -> ColumnElement[bool]:
+    """The lead's state from ``at`` replaces the stored one unless that one is newer
+    (events of one lead reach the api in any order)."""
+    return or_(column.is_(None), column <= at)
+
+
 async def _show_enrollment(session: AsyncSession, event: EnrollmentUpdated) -> None:
     await scope_to_org(session, event.org_id)
     result = await session.execute(
         update(Lead)
-        .where(Lead.org_id == event.org_id, Lead.id == event.lead_id)
+        .where(
+            Lead.org_id == event.org_id,
+            Lead.id == event.lead_id,
+            _not_older(Lead.status_changed_at, event.changed_at),
+        )
         .values(
             status=event.status,
             next_send_at=event.next_send_at,
             next_send_reason=event.next_send_reason,
+            status_changed_at=event.changed_at,
             updated_at=event.changed_at,
         )
         .returning(Lead.id)
     )
-    if result.first() is None:
-        return  # the lead was deleted meanwhile
+    if result.first() is None and not await _exists(session, event.org_id, event.lead_id):
+        return  # the lead was deleted meanwhile; a late event still joins the timeline
     session.add(
         LeadEvent(
             org_id=event.org_id,
@@ -110,10 +124,15 @@ async def on_reply_received(session: AsyncSession, call: JobCall[ReplyReceived])
     event = call.payload
     await scope_to_org(session, event.org_id)
     if event.temperature is not None:
+        # The latest answer sets the temperature; an older one arriving late does not.
         lead = await session.scalar(
             update(Lead)
-            .where(Lead.org_id == event.org_id, Lead.id == event.lead_id)
-            .values(temperature=event.temperature)
+            .where(
+                Lead.org_id == event.org_id,
+                Lead.id == event.lead_id,
+                _not_older(Lead.temperature_changed_at, event.received_at),
+            )
+            .values(temperature=event.temperature, temperature_changed_at=event.received_at)
             .returning(Lead)
         )
         if lead is not None:
@@ -151,6 +170,11 @@ async def on_reply_received(session: AsyncSession, call: JobCall[ReplyReceived])
             occurred_at=event.received_at,
         )
     )
+
+
+async def _exists(session: AsyncSession, org_id: Any, lead_id: Any) -> bool:
+    found = await session.scalar(select(Lead.id).where(Lead.org_id == org_id, Lead.id == lead_id))
+    return found is not None
 
 
 _FAILURES = {
