@@ -95,7 +95,7 @@ import asyncpg
 import httpx
 import structlog
 from aiosmtpd.smtp import SMTP
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, event, func, select, text, update
 
 from bench.processes import Stack, cpu_of, descendants, free_port
 from services.api.models import outbox as api_outbox
@@ -792,14 +792,47 @@ async def _process_alone(
                     raise RuntimeError(f"process() said {outcome}")
 
         cpu = CpuUse(database, _this_process)
+        trips = RoundTrips()
+        trips.attach(database)
         await cpu.start()
         started = time.perf_counter()
         await asyncio.gather(*(job() for _ in range(settings.worker_max_jobs)))
         seconds = time.perf_counter() - started
-        return seconds, await cpu.stop(len(ids))
+        return seconds, f"{await cpu.stop(len(ids))}\n    {trips.per(len(ids))}"
     finally:
         await inbound_close(ctx)
         await database.dispose()
+
+
+@dataclass
+class RoundTrips:
+    """The database round trips ``process()`` makes (SQLAlchemy's statements, and per
+    transaction its connection check, BEGIN and COMMIT or ROLLBACK), counted through
+    the engine's events."""
+
+    statements: int = 0
+    transactions: int = 0
+
+    def attach(self, database: Database) -> None:
+        engine = database.engine.sync_engine
+
+        def executed(*_: Any) -> None:
+            self.statements += 1
+
+        def began(*_: Any) -> None:
+            self.transactions += 1
+
+        event.listen(engine, "before_cursor_execute", executed)
+        event.listen(engine, "begin", began)
+
+    def per(self, messages: int) -> str:
+        statements = self.statements / messages
+        transactions = self.transactions / messages
+        return (
+            f"round trips a message: {statements:.1f} statements in {transactions:.1f} "
+            f"transactions, {statements + 3 * transactions:.1f} with each transaction's "
+            "pre-ping, BEGIN and COMMIT"
+        )
 
 
 async def _pool_alone(settings: InboundSettings, raws: Sequence[bytes], max_bytes: int) -> float:
