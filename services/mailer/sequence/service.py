@@ -143,7 +143,18 @@ async def send_batch(
     """Send the batch's steps at most once each. ``retry`` counts the sends that may
     be tried again later (the caller asks arq to)."""
     async with org_connection(database, batch.org_id) as conn:
-        return await _send_batch(conn, batch, out, last_try=last_try)
+        result = await _send_batch(conn, batch, out, last_try=last_try)
+    if result.outcomes:
+        log.info(
+            "sequence_batch",
+            batch_id=str(batch.batch_id),
+            org_id=str(batch.org_id),
+            sent=result.sent,
+            cancelled=result.cancelled,
+            failed=result.failed,
+            retry=result.retry,
+        )
+    return result
 
 
 async def _send_batch(
@@ -277,8 +288,16 @@ def _plain(
     status = _status(done, last_try=last_try)
     now = datetime.now(UTC)
     result.outcomes[row.id] = status
-    log.info("sequence_email", send_id=str(row.id), step=row.step, outcome=status)
+    # The messages that went out are counted in the batch's one line (see send_batch):
+    # a line each costs as much as rendering them. A retry says why here.
     if status == "retry":
+        log.info(
+            "sequence_email",
+            send_id=str(row.id),
+            step=row.step,
+            outcome=status,
+            detail=outcome.detail,
+        )
         result.retry += 1
         return repository.Finished(row.id, "queued", outcome.detail, now), None
     result.sent += 1
