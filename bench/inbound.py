@@ -1396,7 +1396,11 @@ async def _latency() -> None:
         children.start("scheduler-worker")
         await children.ready()
         groups = _stack_groups(children)
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+        # Idle connections are dropped well before uvicorn's keep-alive timeout (5 s)
+        # closes them, else a POST races the server's close (ReadError).
+        limits = httpx.Limits(
+            max_connections=1000, max_keepalive_connections=100, keepalive_expiry=1.0
+        )
         async with httpx.AsyncClient(base_url=app.url(), timeout=120, limits=limits) as client:
             started = time.perf_counter()
             await _enrol(database, queue, inbound_settings, org, owner, assistant_id, leads)
