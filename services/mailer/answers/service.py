@@ -11,17 +11,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.crypto import SecretUnreadable
 from services.kit.db import Database, scope_to_org
 from services.kit.outbox import publish
+from services.mailer.answers import rows
 from services.mailer.answers.writing import compose
 from services.mailer.models import answers, leads, outbox
 from services.mailer.sequence import message as messages
 from services.mailer.sequence import repository
-from services.mailer.sequence.service import Outbound, new_message_id, smtp_of
+from services.mailer.sequence.service import Outbound, smtp_of
 from shared.contracts import AssistantUpserted
 from shared.contracts.inbound import AnswerRequested
 from shared.contracts.leads import LeadUpserted
@@ -48,23 +48,14 @@ async def answer(database: Database, command: AnswerRequested, out: Outbound) ->
             smtp, sender = smtp_of(assistant, out)
         except SecretUnreadable:
             smtp, sender = out.default_smtp, ""
-        await session.execute(
-            insert(answers)
-            .values(
-                id=command.answer_id,
-                org_id=command.org_id,
-                assistant_id=command.assistant_id,
-                lead_id=command.lead_id,
-                kind=command.kind,
-                message_id=new_message_id(sender or assistant.email or ""),
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
-        )
-        message_id = await session.scalar(
-            update(answers)
-            .where(answers.c.id == command.answer_id, answers.c.status == "queued")
-            .values(status="transmitting", updated_at=func.now())
-            .returning(answers.c.message_id)
+        message_id = await rows.take(
+            session,
+            row_id=command.answer_id,
+            org_id=command.org_id,
+            assistant_id=command.assistant_id,
+            lead_id=command.lead_id,
+            kind=command.kind,
+            sender=sender or assistant.email or "",
         )
     if message_id is None:
         return Answered("duplicate")
@@ -97,12 +88,7 @@ async def answer(database: Database, command: AnswerRequested, out: Outbound) ->
         outcome, detail = result.outcome, result.detail
     async with database.transaction() as session:
         await scope_to_org(session, command.org_id)
-        status = "queued" if outcome == "retry" else outcome
-        await session.execute(
-            update(answers)
-            .where(answers.c.id == command.answer_id)
-            .values(status=status, detail=detail[:2000], updated_at=func.now())
-        )
+        await rows.settle(session, command.answer_id, outcome, detail)
         if outcome == "sent":
             await publish(
                 session,

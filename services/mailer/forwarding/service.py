@@ -11,17 +11,17 @@ import base64
 import binascii
 import uuid
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.crypto import SecretUnreadable
 from services.kit.db import Database, scope_to_org
+from services.mailer.answers import rows
 from services.mailer.answers.service import Answered
 from services.mailer.forwarding.message import EarlierSend, build
-from services.mailer.models import answers, sequence_sends
+from services.mailer.models import sequence_sends
 from services.mailer.sequence import repository
-from services.mailer.sequence.service import Outbound, new_message_id, smtp_of
+from services.mailer.sequence.service import Outbound, smtp_of
 from shared.contracts import AssistantUpserted
 from shared.contracts.inbound import ForwardRequested
 
@@ -39,25 +39,16 @@ async def forward(database: Database, command: ForwardRequested, out: Outbound) 
             smtp, sender = smtp_of(assistant, out)
         except SecretUnreadable:
             smtp, sender = out.default_smtp, ""
-        await session.execute(
-            insert(answers)
-            .values(
-                id=command.forward_id,
-                org_id=command.org_id,
-                assistant_id=command.assistant_id,
-                lead_id=command.lead_id,
-                kind="forward",
-                message_id=new_message_id(sender or assistant.email or ""),
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
+        message_id = await rows.take(
+            session,
+            row_id=command.forward_id,
+            org_id=command.org_id,
+            assistant_id=command.assistant_id,
+            lead_id=command.lead_id,
+            kind="forward",
+            sender=sender or assistant.email or "",
         )
-        message_id = await session.scalar(
-            update(answers)
-            .where(answers.c.id == command.forward_id, answers.c.status == "queued")
-            .values(status="transmitting", updated_at=func.now())
-            .returning(answers.c.message_id)
-        )
-        earlier = await _earlier(session, command.lead_id) if message_id else []
+        earlier = await _earlier(session, command.org_id, command.lead_id) if message_id else []
     if message_id is None:
         return Answered("duplicate")
     if not sender:
@@ -73,30 +64,26 @@ async def forward(database: Database, command: ForwardRequested, out: Outbound) 
         )
         result = await out.pool.transmit(smtp, built, sender, [command.owner_email])
         outcome, detail = result.outcome, result.detail
-    async with database.transaction() as session:
-        await scope_to_org(session, command.org_id)
-        await session.execute(
-            update(answers)
-            .where(answers.c.id == command.forward_id)
-            .values(
-                status="queued" if outcome == "retry" else outcome,
-                detail=detail[:2000],
-                updated_at=func.now(),
-            )
-        )
+    await rows.settle_alone(database, command.org_id, command.forward_id, outcome, detail)
     return Answered(outcome, detail)
 
 
-async def _earlier(session: AsyncSession, lead_id: uuid.UUID) -> list[EarlierSend]:
-    rows = await session.execute(
+async def _earlier(
+    session: AsyncSession, org_id: uuid.UUID, lead_id: uuid.UUID
+) -> list[EarlierSend]:
+    found = await session.execute(
         select(sequence_sends.c.step, sequence_sends.c.subject, sequence_sends.c.sent_at)
-        .where(sequence_sends.c.lead_id == lead_id, sequence_sends.c.status == "sent")
+        .where(
+            sequence_sends.c.org_id == org_id,
+            sequence_sends.c.lead_id == lead_id,
+            sequence_sends.c.status == "sent",
+        )
         .order_by(sequence_sends.c.sent_at)
         .limit(MAX_EARLIER)
     )
     return [
         EarlierSend(step=r.step, subject=r.subject or "", sent_at=r.sent_at)
-        for r in rows
+        for r in found
         if r.sent_at is not None
     ]
 
