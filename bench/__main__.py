@@ -1,8 +1,11 @@
-"""`make bench`: run every benchmark and print its figures."""
+"""`make bench`: run every benchmark and print its figures; `python -m bench mail
+dispatch` runs only those named."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Awaitable, Callable
 
 from bench import (
     dispatch,
@@ -15,17 +18,25 @@ from bench import (
     stop_latency,
 )
 
+BENCHES: dict[str, Callable[[], Awaitable[None]]] = {
+    "outbox_relay": outbox_relay.main,
+    "lead_import": lead_import.main,
+    "dispatch": dispatch.main,
+    "mail": mail.main,
+    "stop_latency": stop_latency.main,
+    "intents": intents.main,
+    "inbound": inbound.main,
+    "imap": imap.main,
+}
 
-def main() -> None:
-    asyncio.run(outbox_relay.main())
-    asyncio.run(lead_import.main())
-    asyncio.run(dispatch.main())
-    asyncio.run(mail.main())
-    asyncio.run(stop_latency.main())
-    asyncio.run(intents.main())
-    asyncio.run(inbound.main())
-    asyncio.run(imap.main())
+
+def main(names: list[str]) -> None:
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        sys.exit(f"unknown bench {', '.join(unknown)}; there are: {', '.join(BENCHES)}")
+    for name in names or list(BENCHES):
+        asyncio.run(BENCHES[name]())
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
