@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from bench import (
     dispatch,
@@ -18,7 +19,7 @@ from bench import (
     stop_latency,
 )
 
-BENCHES: dict[str, Callable[[], Awaitable[None]]] = {
+BENCHES: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
     "outbox_relay": outbox_relay.main,
     "lead_import": lead_import.main,
     "dispatch": dispatch.main,
