@@ -20,6 +20,7 @@ from services.inbound.app import create_app as create_inbound
 from services.inbound.models import messages
 from services.inbound.readmodels import on_assistant_upserted, on_lead_upserted, on_message_sent
 from services.inbound.settings import Settings as InboundSettings
+from services.inbound.understanding import UnderstandingPool
 from services.kit.db import Database, scope_to_all_orgs, scope_to_org
 from shared.contracts.assistants import AssistantMemberInfo
 from shared.contracts.sequence import MessageSent
@@ -143,6 +144,14 @@ class InboundStack:
                 .one()
             )
             return dict(row)
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[UnderstandingPool]:
+    """One parse worker, as the inbound worker runs them, for tests that process."""
+    understanding = UnderstandingPool(workers=1)
+    yield understanding
+    await understanding.close()
 
 
 @pytest.fixture

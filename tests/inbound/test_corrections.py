@@ -5,9 +5,7 @@ and only by users who see the assistant."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import select
 
 from services.inbound.intents.classifier import RulesClassifier
@@ -17,13 +15,6 @@ from services.inbound.processing.service import Policy, process
 from services.inbound.understanding import UnderstandingPool
 from services.kit.db import scope_to_all_orgs
 from tests.inbound.conftest import InboundStack, raw_message
-
-
-@pytest.fixture
-async def pool() -> AsyncIterator[UnderstandingPool]:
-    understanding = UnderstandingPool(workers=1)
-    yield understanding
-    await understanding.close()
 
 
 async def _replies(stack: InboundStack) -> list[dict[str, object]]:

@@ -140,13 +140,6 @@ class World:
     pool: UnderstandingPool
 
 
-@pytest.fixture
-async def pool() -> AsyncIterator[UnderstandingPool]:
-    understanding = UnderstandingPool(workers=1)
-    yield understanding
-    await understanding.close()
-
-
 async def user(
     stack: InboundStack, org_id: uuid.UUID, user_id: uuid.UUID, email: str, status: str = "active"
 ) -> None:

@@ -7,9 +7,7 @@ replay."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import func, select
 
 from services.inbound.intents.classifier import RulesClassifier
@@ -19,13 +17,6 @@ from services.inbound.processing.service import Policy, process
 from services.inbound.understanding import UnderstandingPool
 from services.kit.db import scope_to_all_orgs
 from tests.inbound.conftest import InboundStack, raw_message
-
-
-@pytest.fixture
-async def pool() -> AsyncIterator[UnderstandingPool]:
-    understanding = UnderstandingPool(workers=1)
-    yield understanding
-    await understanding.close()
 
 
 async def _written(stack: InboundStack) -> tuple[int, int]:
