@@ -17,7 +17,10 @@ from sqlalchemy import select, text
 from services.identity.app import create_app as create_identity
 from services.identity.settings import Settings as IdentitySettings
 from services.inbound.app import create_app as create_inbound
+from services.inbound.intents.classifier import RulesClassifier
 from services.inbound.models import messages
+from services.inbound.processing.adapters import classify_with, reader
+from services.inbound.processing.service import Policy, process
 from services.inbound.readmodels import on_assistant_upserted, on_lead_upserted, on_message_sent
 from services.inbound.settings import Settings as InboundSettings
 from services.inbound.understanding import UnderstandingPool
@@ -134,6 +137,43 @@ class InboundStack:
         assert response.status_code == 200, response.text
         secret: str = response.json()["secret"]
         return secret
+
+    async def post(self, seeded: Seeded, raw: bytes) -> uuid.UUID:
+        """``raw`` posted to the assistant's inbound URL (its secret in the path)."""
+        url = f"/v1/inbound/email/{seeded.assistant_id}/{await self.secret(seeded)}"
+        posted = await self.inbound.post(url, content=raw)
+        assert posted.status_code in (200, 202), posted.text
+        return uuid.UUID(posted.json()["id"])
+
+    async def answer(self, seeded: Seeded, body: str) -> uuid.UUID:
+        """The lead's answer (``body``) to the assistant's opening, posted."""
+        await self.sent(seeded, "opening@acme.test")
+        return await self.post(
+            seeded,
+            raw_message(
+                sender=seeded.lead_email,
+                body=body,
+                message_id="answer@globex.example",
+                in_reply_to="opening@acme.test",
+            ),
+        )
+
+    async def process(
+        self,
+        org_id: uuid.UUID,
+        message_id: uuid.UUID,
+        pool: UnderstandingPool,
+        policy: Policy | None = None,
+    ) -> str:
+        """Process the stored message as the worker does (the rules classifier)."""
+        return await process(
+            self.database,
+            org_id,
+            message_id,
+            read=reader(lambda raw: pool.understand(raw, max_bytes=1_000_000)),
+            classify=classify_with(RulesClassifier()),
+            policy=policy or Policy(),
+        )
 
     async def stored(self, message_id: uuid.UUID) -> dict[str, Any]:
         async with self.database.transaction() as session:

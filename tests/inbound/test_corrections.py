@@ -4,17 +4,12 @@ and only by users who see the assistant."""
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
 
-from services.inbound.intents.classifier import RulesClassifier
 from services.inbound.models import outbox
-from services.inbound.processing.adapters import classify_with, reader
-from services.inbound.processing.service import Policy, process
 from services.inbound.understanding import UnderstandingPool
 from services.kit.db import scope_to_all_orgs
-from tests.inbound.conftest import InboundStack, raw_message
+from tests.inbound.conftest import InboundStack
 
 
 async def _replies(stack: InboundStack) -> list[dict[str, object]]:
@@ -31,36 +26,14 @@ async def test_a_corrected_answer_is_decided_again_by_the_user(
 ) -> None:
     people = await stack.org()
     seeded = await stack.seed(people["admin"].org_id, people["owner"].user_id)
-    await stack.sent(seeded, "opening@acme.test")
-    url = f"/v1/inbound/email/{seeded.assistant_id}/{await stack.secret(seeded)}"
-    posted = await stack.inbound.post(
-        url,
-        content=raw_message(
-            sender=seeded.lead_email,
-            body="Not really interested, thanks.",
-            message_id="answer@globex.example",
-            in_reply_to="opening@acme.test",
-        ),
-    )
-    message_id = uuid.UUID(posted.json()["id"])
+    message_id = await stack.answer(seeded, "Not really interested, thanks.")
     path = f"/v1/inbound/messages/{message_id}/corrections"
     owner = people["owner"].headers
 
     early = await stack.inbound.post(path, json={"intent": "interested"}, headers=owner)
     assert early.status_code == 409  # not read yet
 
-    read = reader(lambda raw: pool.understand(raw, max_bytes=1_000_000))
-    assert (
-        await process(
-            stack.database,
-            seeded.org_id,
-            message_id,
-            read=read,
-            classify=classify_with(RulesClassifier()),
-            policy=Policy(),
-        )
-        == "success"
-    )
+    assert await stack.process(seeded.org_id, message_id, pool) == "success"
     corrected = await stack.inbound.post(path, json={"intent": "meeting_request"}, headers=owner)
 
     assert corrected.status_code == 201, corrected.text

@@ -34,10 +34,8 @@ from services.inbound.emailcc.authenticate import (
     by_authentication_results,
 )
 from services.inbound.emailcc.detect import Member, detect
-from services.inbound.intents.classifier import RulesClassifier
 from services.inbound.models import outbox
-from services.inbound.processing.adapters import classify_with, reader
-from services.inbound.processing.service import Policy, process
+from services.inbound.processing.service import Policy
 from services.inbound.readmodels import on_user_upserted
 from services.inbound.understanding import UnderstandingPool
 from services.kit.db import scope_to_all_orgs
@@ -222,14 +220,7 @@ async def deliver(world: World, raw: bytes) -> tuple[uuid.UUID, int]:
     posted = await stack.inbound.post(url, content=raw)
     assert posted.status_code in (200, 202), posted.text
     message_id = uuid.UUID(posted.json()["id"])
-    await process(
-        stack.database,
-        world.seeded.org_id,
-        message_id,
-        read=reader(lambda r: world.pool.understand(r, max_bytes=1_000_000)),
-        classify=classify_with(RulesClassifier()),
-        policy=world.policy,
-    )
+    await stack.process(world.seeded.org_id, message_id, world.pool, world.policy)
     return message_id, posted.status_code
 
 

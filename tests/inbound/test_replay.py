@@ -10,10 +10,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from services.inbound.intents.classifier import RulesClassifier
 from services.inbound.models import decisions, outbox
-from services.inbound.processing.adapters import classify_with, reader
-from services.inbound.processing.service import Policy, process
 from services.inbound.understanding import UnderstandingPool
 from services.kit.db import scope_to_all_orgs
 from tests.inbound.conftest import InboundStack, raw_message
@@ -32,27 +29,8 @@ async def test_a_replay_reads_the_message_again_without_acting(
 ) -> None:
     people = await stack.org()
     seeded = await stack.seed(people["admin"].org_id, people["owner"].user_id)
-    await stack.sent(seeded, "opening@acme.test")
-    url = f"/v1/inbound/email/{seeded.assistant_id}/{await stack.secret(seeded)}"
-    posted = await stack.inbound.post(
-        url,
-        content=raw_message(
-            sender=seeded.lead_email,
-            body="Not really interested, thanks.",
-            message_id="answer@globex.example",
-            in_reply_to="opening@acme.test",
-        ),
-    )
-    message_id = uuid.UUID(posted.json()["id"])
-    read = reader(lambda raw: pool.understand(raw, max_bytes=1_000_000))
-    await process(
-        stack.database,
-        seeded.org_id,
-        message_id,
-        read=read,
-        classify=classify_with(RulesClassifier()),
-        policy=Policy(),
-    )
+    message_id = await stack.answer(seeded, "Not really interested, thanks.")
+    assert await stack.process(seeded.org_id, message_id, pool) == "success"
     path = f"/v1/inbound/messages/{message_id}/replay"
     owner = people["owner"].headers
     before = await _written(stack)
