@@ -3,17 +3,20 @@ updates the lead's status or temperature and adds a line to its timeline."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from arq.worker import Function
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.models import Lead, LeadEvent, inbox
 from services.api.notifications import service as notifications
 from services.api.settings import Settings
 from services.kit.db import scope_to_org
+from services.kit.ids import new_id
 from services.kit.jobs import JobCall, transactional
 from shared.contracts.sequence import (
     EnrollmentsUpdated,
@@ -26,55 +29,86 @@ from shared.contracts.sequence import (
 
 async def on_enrollment_updated(session: AsyncSession, call: JobCall[EnrollmentUpdated]) -> None:
     """Show the sequence's state on the lead: status, next send time and why."""
-    await _show_enrollment(session, call.payload)
+    await _show_enrollments(session, [call.payload])
 
 
 async def on_enrollments_updated(session: AsyncSession, call: JobCall[EnrollmentsUpdated]) -> None:
-    """A tick batch's advances at once (over several orgs): each shown as its own
-    ``enrollment.updated``, written while the transaction is scoped to its org."""
-    for event in call.payload.updates:
-        await _show_enrollment(session, event)
-        await session.flush()
+    """A tick batch's advances at once (over several orgs): shown as if each came as
+    its own ``enrollment.updated``, a few statements an org rather than a few a lead."""
+    await _show_enrollments(session, call.payload.updates)
 
 
-def _not_older(column: Any, at: datetime) -> ColumnElement[bool]:
+def _not_older(column: Any, at: Any) -> ColumnElement[bool]:
     """The lead's state from ``at`` replaces the stored one unless that one is newer
     (events of one lead reach the api in any order)."""
     return or_(column.is_(None), column <= at)
 
 
-async def _show_enrollment(session: AsyncSession, event: EnrollmentUpdated) -> None:
-    await scope_to_org(session, event.org_id)
-    result = await session.execute(
-        update(Lead)
-        .where(
-            Lead.org_id == event.org_id,
-            Lead.id == event.lead_id,
-            _not_older(Lead.status_changed_at, event.changed_at),
+# The batch's newest state of each lead, applied unless the lead shows a newer one.
+_APPLY_STATES = text(
+    """
+    UPDATE api.leads AS l
+       SET status = v.status,
+           next_send_at = v.next_send_at,
+           next_send_reason = v.next_send_reason,
+           status_changed_at = v.changed_at,
+           updated_at = v.changed_at
+      FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]),
+                  CAST(:next_send_at AS timestamptz[]), CAST(:reasons AS text[]),
+                  CAST(:changed_at AS timestamptz[]))
+           AS v(id, status, next_send_at, next_send_reason, changed_at)
+     WHERE l.org_id = :org_id AND l.id = v.id
+       AND (l.status_changed_at IS NULL OR l.status_changed_at <= v.changed_at)
+    """
+)
+
+
+async def _show_enrollments(session: AsyncSession, events: Sequence[EnrollmentUpdated]) -> None:
+    by_org: dict[uuid.UUID, list[EnrollmentUpdated]] = defaultdict(list)
+    for event in events:
+        by_org[event.org_id].append(event)
+    for org_id, updates in by_org.items():
+        await scope_to_org(session, org_id)
+        newest: dict[uuid.UUID, EnrollmentUpdated] = {}
+        for event in updates:
+            if event.lead_id not in newest or newest[event.lead_id].changed_at <= event.changed_at:
+                newest[event.lead_id] = event
+        states = list(newest.values())
+        await session.execute(
+            _APPLY_STATES,
+            {
+                "org_id": org_id,
+                "ids": [e.lead_id for e in states],
+                "statuses": [e.status for e in states],
+                "next_send_at": [e.next_send_at for e in states],
+                "reasons": [e.next_send_reason for e in states],
+                "changed_at": [e.changed_at for e in states],
+            },
         )
-        .values(
-            status=event.status,
-            next_send_at=event.next_send_at,
-            next_send_reason=event.next_send_reason,
-            status_changed_at=event.changed_at,
-            updated_at=event.changed_at,
+        # A lead deleted meanwhile gets no line; a late event still joins the timeline.
+        existing = set(
+            await session.scalars(
+                select(Lead.id).where(Lead.org_id == org_id, Lead.id.in_(list(newest)))
+            )
         )
-        .returning(Lead.id)
-    )
-    if result.first() is None and not await _exists(session, event.org_id, event.lead_id):
-        return  # the lead was deleted meanwhile; a late event still joins the timeline
-    session.add(
-        LeadEvent(
-            org_id=event.org_id,
-            lead_id=event.lead_id,
-            kind="enrollment.updated",
-            summary=f"Sequence {event.status}: {event.reason}",
-            data=event.model_dump(
-                mode="json", include={"status", "step", "next_send_at", "next_send_reason"}
-            ),
-            occurred_at=event.changed_at,
-        )
-    )
+        lines = [
+            {
+                "id": new_id(),
+                "org_id": org_id,
+                "lead_id": event.lead_id,
+                "kind": "enrollment.updated",
+                "summary": f"Sequence {event.status}: {event.reason}",
+                "data": event.model_dump(
+                    mode="json", include={"status", "step", "next_send_at", "next_send_reason"}
+                ),
+                "actor_id": None,
+                "occurred_at": event.changed_at,
+            }
+            for event in updates
+            if event.lead_id in existing
+        ]
+        if lines:
+            await session.execute(insert(LeadEvent), lines)
 
 
 async def on_message_sent(session: AsyncSession, call: JobCall[MessageSent]) -> None:
@@ -170,11 +204,6 @@ async def on_reply_received(session: AsyncSession, call: JobCall[ReplyReceived])
             occurred_at=event.received_at,
         )
     )
-
-
-async def _exists(session: AsyncSession, org_id: Any, lead_id: Any) -> bool:
-    found = await session.scalar(select(Lead.id).where(Lead.org_id == org_id, Lead.id == lead_id))
-    return found is not None
 
 
 _FAILURES = {
