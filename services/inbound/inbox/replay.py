@@ -6,7 +6,7 @@ classifier or a new rule make them differ). To change what was done, correct it.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import httpx
@@ -33,9 +33,10 @@ class Replayer:
     """What reading again needs in the HTTP app: one parse worker (spawned on the first
     replay, killed past the parse time limit, as in the worker) and the classifier."""
 
+    pool: UnderstandingPool
+    http: httpx.AsyncClient
     read: Reader
     classify: Classify
-    _closing: list[object] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Replayer:
@@ -50,17 +51,15 @@ class Replayer:
             client=http,
         )
         return cls(
+            pool=pool,
+            http=http,
             read=reader(partial(pool.understand, max_bytes=parse_bytes)),
             classify=classify_with(classifier),
-            _closing=[pool, http],
         )
 
     async def close(self) -> None:
-        for resource in self._closing:
-            if isinstance(resource, UnderstandingPool):
-                await resource.close()
-            elif isinstance(resource, httpx.AsyncClient):
-                await resource.aclose()
+        await self.pool.close()
+        await self.http.aclose()
 
 
 async def replay(
@@ -87,26 +86,8 @@ async def replay(
         raise Conflict("The message was refused on arrival: there is nothing to read again.")
     reading = await replayer.read(row.raw)
     intent = await processing.classify_reading(reading, replayer.classify, row.received_at)
-    referenced = [reading.in_reply_to, *reading.references]
-    if reading.kind in ("bounce_hard", "bounce_soft", "complaint"):
-        match = await matching.match_bounce(
-            session,
-            org_id,
-            row.assistant_id,
-            referenced=referenced,
-            failed_recipients=reading.failed_recipients,
-        )
-    elif reading.kind == "unparseable":
-        match = None
-    else:
-        match = await matching.match_reply(
-            session,
-            org_id,
-            row.assistant_id,
-            referenced=referenced,
-            recipients=reading.recipients,
-            sender=reading.sender,
-        )
+    thread = await matching.by_thread(session, org_id, [reading.in_reply_to, *reading.references])
+    match = await matching.match(session, org_id, row.assistant_id, reading, thread)
     soft_bounces = 0
     if match is not None and reading.kind == "bounce_soft":
         counted = await session.scalar(

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, FromClause, Select, and_, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbound.models import assistants, leads, threads, users
+from services.inbound.processing.reading import Reading
 
 MatchedBy = Literal["thread", "reply_address", "sender", "recipient"]
 
@@ -175,33 +176,25 @@ async def by_address(
     return Match(row.id, by, context_of(row)) if row else None
 
 
-async def match_reply(
+async def match(
     session: AsyncSession,
     org_id: uuid.UUID,
     assistant_id: uuid.UUID,
-    *,
-    referenced: Iterable[str | None],
-    recipients: Iterable[str],
-    sender: str | None,
+    reading: Reading,
+    thread: Match | None,
 ) -> Match | None:
-    """The lead a human (or automatic) answer comes from."""
-    return (
-        await by_thread(session, org_id, referenced)
-        or await by_reply_address(session, org_id, recipients)
-        or await by_address(session, org_id, assistant_id, [sender or ""], "sender")
-    )
-
-
-async def match_bounce(
-    session: AsyncSession,
-    org_id: uuid.UUID,
-    assistant_id: uuid.UUID,
-    *,
-    referenced: Iterable[str | None],
-    failed_recipients: Iterable[str],
-) -> Match | None:
-    """The lead a delivery report is about: the original message it returns, else
-    the address that failed (a report comes from a mail server, not the lead)."""
-    return await by_thread(session, org_id, referenced) or await by_address(
-        session, org_id, assistant_id, failed_recipients, "recipient"
+    """The lead ``reading`` comes from, its thread (``thread``, found by the caller)
+    first. Else: a delivery report is about the address that failed (it comes from a
+    mail server, not the lead); an answer is matched by its reply address, then by its
+    sender. Unreadable mail matches nobody."""
+    if reading.kind == "unparseable":
+        return None
+    if thread is not None:
+        return thread
+    if reading.kind in ("bounce_hard", "bounce_soft", "complaint"):
+        return await by_address(
+            session, org_id, assistant_id, reading.failed_recipients, "recipient"
+        )
+    return await by_reply_address(session, org_id, reading.recipients) or await by_address(
+        session, org_id, assistant_id, [reading.sender or ""], "sender"
     )

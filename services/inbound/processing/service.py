@@ -156,21 +156,7 @@ async def _act(
         session, org_id, assistant_id, message_id, reading, received_at, policy.authentication
     ):
         return  # a user copied the assistant: never a lead's answer
-    match: Match | None
-    if reading.kind in ("bounce_hard", "bounce_soft", "complaint"):
-        match = thread or await matching.by_address(
-            session, org_id, assistant_id, reading.failed_recipients, "recipient"
-        )
-    elif reading.kind == "unparseable":
-        match = None
-    else:
-        match = (
-            thread
-            or await matching.by_reply_address(session, org_id, reading.recipients)
-            or await matching.by_address(
-                session, org_id, assistant_id, [reading.sender or ""], "sender"
-            )
-        )
+    match = await matching.match(session, org_id, assistant_id, reading, thread)
     context = match.context if match else None
     lead = context.lead if context else None
     soft_bounces = await _count_soft_bounce(session, lead, reading.kind)
