@@ -238,7 +238,7 @@ def _prebuilt(mailbox: Sender, count: int) -> list[tuple[str, bytes]]:
     for number in range(count):
         to = f"lead{number}@company{number % 500}.test"
         rendered = render(sample_request(next(tones), 1, TOTAL_STEPS))
-        message = messages.build(
+        data = messages.build(
             rendered,
             sender_name="Ava Lindqvist",
             sender_email=mailbox.address,
@@ -248,7 +248,7 @@ def _prebuilt(mailbox: Sender, count: int) -> list[tuple[str, bytes]]:
             reply_to=messages.reply_address(mailbox.address, "k3q9x0abcd1234efgh56", True),
             unsubscribe_url=f"https://pursuit.test/v1/unsubscribe/{uuid.uuid4().hex}{number}",
         )
-        built.append((to, message.as_bytes()))
+        built.append((to, data))
     return built
 
 

@@ -93,7 +93,7 @@ async def _open(config: SmtpConfig) -> aiosmtplib.SMTP:
 
 
 async def _send_on(
-    client: aiosmtplib.SMTP, message: Message, sender: str, recipients: list[str]
+    client: aiosmtplib.SMTP, message: Message | bytes, sender: str, recipients: list[str]
 ) -> SmtpResult:
     """One mail transaction on an open session; never raises for an SMTP outcome."""
     phase = "envelope"
@@ -107,7 +107,8 @@ async def _send_on(
                     await client.rset()
                 return _by_code(exc, "bounced", phase)
         phase = "data"
-        response = await client.data(message.as_bytes())
+        data = message if isinstance(message, bytes) else message.as_bytes()
+        response = await client.data(data)
         return SmtpResult("sent", f"{response.code} {response.message}".strip(), phase)
     except aiosmtplib.SMTPResponseException as exc:
         # An explicit refusal, even to DATA, means the server did not take the message.
@@ -136,7 +137,7 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
 
 
 async def transmit(
-    config: SmtpConfig, message: Message, sender: str, recipients: list[str]
+    config: SmtpConfig, message: Message | bytes, sender: str, recipients: list[str]
 ) -> SmtpResult:
     """Send ``message`` over one SMTP session of its own.
 
@@ -167,7 +168,7 @@ class SmtpPool:
         self._max_idle = max_idle_per_mailbox
 
     async def transmit(
-        self, config: SmtpConfig, message: Message, sender: str, recipients: list[str]
+        self, config: SmtpConfig, message: Message | bytes, sender: str, recipients: list[str]
     ) -> SmtpResult:
         idle = self._idle.setdefault(config, [])
         client = idle.pop() if idle else None

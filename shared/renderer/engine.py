@@ -9,7 +9,7 @@ paragraphs by an autoescaping layout, so the two never disagree.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 from jinja2 import PackageLoader, StrictUndefined, Template, TemplateRuntimeError
@@ -67,7 +67,9 @@ def _environment() -> ImmutableSandboxedEnvironment:
     )
 
 
+@cache
 def _template(name: str) -> Template:
+    """The compiled template (Jinja's own cache checks its loader on every lookup)."""
     return _environment().get_template(name)
 
 
@@ -188,7 +190,8 @@ def _signature_lines(assistant: AssistantContext) -> list[str]:
     return lines
 
 
-def _links(urls: list[str]) -> re.Pattern[str] | None:
+@lru_cache(maxsize=256)
+def _links(*urls: str) -> re.Pattern[str] | None:
     """What to turn into links: the assistant's own URLs, and nothing else."""
     if not urls:
         return None
@@ -221,7 +224,7 @@ def _assemble(
         closing.append(f"{BOOK_A_MEETING}: {assistant.calendar_url}")
     text = "\n\n".join([*paragraphs, "\n".join(closing)]) + "\n"
 
-    links = _links([url for url in (assistant.brochure_url, assistant.calendar_url) if url])
+    links = _links(*(url for url in (assistant.brochure_url, assistant.calendar_url) if url))
     html = _template(_HTML_LAYOUT).render(
         paragraphs=[_segments(paragraph, links) for paragraph in paragraphs],
         signoff=signoff,
