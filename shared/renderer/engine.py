@@ -69,8 +69,15 @@ def _environment() -> ImmutableSandboxedEnvironment:
 
 @cache
 def _template(name: str) -> Template:
-    """The compiled template (Jinja's own cache checks its loader on every lookup)."""
-    return _environment().get_template(name)
+    """The compiled template (Jinja's own cache checks its loader on every lookup).
+
+    Its globals are copied out of Jinja's ``ChainMap`` (the template's own over the
+    environment's) into a plain dict: every render copies them into its context, and
+    reading a ``ChainMap`` whole cost a tenth of a render. Neither is changed after
+    the environment is made, and no template imports or includes another."""
+    template = _environment().get_template(name)
+    template.globals = dict(template.globals)
+    return template
 
 
 def _one_line(value: str | None) -> str | None:
