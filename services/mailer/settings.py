@@ -43,3 +43,7 @@ class Settings(ServiceSettings):
     unsubscribe_base_url: str | None = None
     # Tries of a batch whose sends keep failing before the end of DATA.
     sequence_max_tries: int = 8
+    # How long a sequence step may stay queued (retried, swept, or waiting for its lead
+    # or assistant to reach the mailer) before it fails for good, like an MTA's queue
+    # lifetime (Postfix's maximal_queue_lifetime is five days too).
+    sequence_max_queue_hours: float = 120.0

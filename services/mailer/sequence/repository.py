@@ -482,6 +482,36 @@ async def mark_stuck_unknown(session: AsyncSession, older_than: timedelta) -> li
     return list(result)
 
 
+async def expire_queued(session: AsyncSession, older_than: timedelta, limit: int) -> list[Any]:
+    """``queued`` rows created longer than ``older_than`` ago become ``failed``: a step
+    that could not go out in that time (its mailbox kept refusing, or its lead or
+    assistant never reached the mailer) is given up, with why, instead of being swept
+    again for ever."""
+    s = sequence_sends
+    hours = round(older_than.total_seconds() / 3600)
+    result = await session.execute(
+        update(s)
+        .where(
+            s.c.id.in_(
+                select(s.c.id)
+                .where(s.c.status == "queued", s.c.created_at < func.now() - older_than)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .values(
+            status="failed",
+            last_error=literal(f"not sent within {hours} hours: ")
+            + func.coalesce(s.c.last_error, literal("the lead or its assistant is unknown here")),
+            updated_at=func.now(),
+        )
+        .returning(
+            s.c.org_id, s.c.assistant_id, s.c.lead_id, s.c.step, s.c.generation, s.c.last_error
+        )
+    )
+    return list(result)
+
+
 async def stale_queued(session: AsyncSession, older_than: timedelta, limit: int) -> list[Any]:
     """``queued`` rows untouched for longer than any retry waits: their job was lost.
     Touched, so the next sweep leaves them to their new job."""

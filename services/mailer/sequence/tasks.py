@@ -38,6 +38,7 @@ from shared.contracts.sequence import (
 )
 
 STOPPING = frozenset({"stopped", "replied", "unsubscribed", "bounced"})
+_STUCK = "the worker stopped while transmitting; delivery unknown, not resent"
 
 
 def outbound(settings: Settings, pool: SmtpPool, http: httpx.AsyncClient | None) -> Outbound:
@@ -104,14 +105,18 @@ async def on_reply(session: AsyncSession, call: JobCall[ReplyReceived]) -> None:
 
 
 async def sweep_sequence(ctx: dict[str, Any]) -> None:
-    """Stuck ``transmitting`` → ``unknown`` (announced); batches whose job was lost are
-    enqueued again with the rows still ``queued``."""
+    """Stuck ``transmitting`` → ``unknown`` and ``queued`` past the queue lifetime →
+    ``failed`` (both announced); batches whose job was lost are enqueued again with
+    the rows still ``queued``."""
     settings: Settings = ctx["settings"]
     database: Database = ctx["database"]
     async with database.transaction() as session:
         await scope_to_all_orgs(session)
         stuck = await repository.mark_stuck_unknown(
             session, timedelta(seconds=2 * settings.smtp_timeout_seconds + 60)
+        )
+        expired = await repository.expire_queued(
+            session, timedelta(hours=settings.sequence_max_queue_hours), 1000
         )
         events: list[tuple[Contract, Any]] = [
             (
@@ -121,13 +126,17 @@ async def sweep_sequence(ctx: dict[str, Any]) -> None:
                     assistant_id=r.assistant_id,
                     step=r.step,
                     generation=r.generation,
-                    outcome="unknown",
-                    detail="the worker stopped while transmitting; delivery unknown, not resent",
+                    outcome=outcome,
+                    detail=detail or r.last_error[:500],
                     occurred_at=datetime.now(UTC),
                 ),
                 r.org_id,
             )
-            for r in stuck
+            for rows, outcome, detail in (
+                (stuck, "unknown", _STUCK),
+                (expired, "failed", ""),
+            )
+            for r in rows
         ]
         await publish_many(session, outbox, events)
         await answers.mark_stuck_unknown(

@@ -1,0 +1,149 @@
+"""The sequence sweeper through a real mailer worker, real Redis and a real SMTP server:
+a lost batch is sent again, a step that could not go out within the queue lifetime
+fails for good, announced, and is never swept again."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from arq import Retry
+from sqlalchemy import select, update
+
+from services.kit.db import Database, scope_to_all_orgs
+from services.kit.ids import new_id
+from services.kit.worker import RunningWorker, running
+from services.mailer.models import outbox, sequence_sends
+from services.mailer.sequence import repository
+from services.mailer.sequence.connection import org_connection
+from services.mailer.sequence.tasks import handle_batch, sweep_sequence
+from services.mailer.settings import Settings
+from services.mailer.worker import spec
+from shared.contracts.sequence import SequenceSend
+from shared.renderer.tones import Tone
+from tests.mailer.test_sequence_sends import setup
+from tests.support.jobs import job_call
+from tests.support.smtp import SmtpServer
+
+
+@pytest.fixture
+def mailer_settings(service_env: dict[str, Any], smtp_server: SmtpServer) -> Settings:
+    return Settings.model_validate(
+        {
+            **service_env,
+            "smtp_port": smtp_server.port,
+            "smtp_timeout_seconds": 1.0,
+            "retry_base_seconds": 0.05,
+            "retry_max_seconds": 0.1,
+            "mail_from": "Pursuit <no-reply@pursuit.test>",
+        }
+    )
+
+
+@pytest.fixture
+async def worker(mailer_settings: Settings, committed: Database) -> AsyncIterator[RunningWorker]:
+    async with running(spec(mailer_settings), committed) as handle:
+        yield handle
+
+
+async def rows(database: Database, batch_id: uuid.UUID) -> dict[uuid.UUID, Any]:
+    async with database.transaction() as session:
+        await scope_to_all_orgs(session)
+        found = await session.execute(
+            select(sequence_sends).where(sequence_sends.c.batch_id == batch_id)
+        )
+        return {r.lead_id: r for r in found}
+
+
+async def age(database: Database, batch_id: uuid.UUID, created: timedelta) -> None:
+    """The batch's rows as if created ``created`` ago and last touched an hour ago."""
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        await scope_to_all_orgs(session)
+        await session.execute(
+            update(sequence_sends)
+            .where(sequence_sends.c.batch_id == batch_id)
+            .values(created_at=now - created, updated_at=now - timedelta(hours=1))
+        )
+
+
+async def test_a_step_past_the_queue_lifetime_fails_announced_and_a_lost_one_goes_out(
+    worker: RunningWorker, committed: Database, smtp_server: SmtpServer
+) -> None:
+    batch = await setup(committed, 1)
+    # A second lead the mailer never heard of (its lead.upserted never arrived).
+    stranger = uuid.uuid4()
+    batch = batch.model_copy(
+        update={
+            "sends": [
+                *batch.sends,
+                SequenceSend(
+                    enrollment_id=uuid.uuid4(),
+                    lead_id=stranger,
+                    generation=1,
+                    step=1,
+                    total_steps=3,
+                    tone=Tone.CANDID,
+                    planned_at=datetime.now(UTC),
+                ),
+            ]
+        }
+    )
+    known = batch.sends[0].lead_id
+    # The worker's last try: the known lead's step goes out, the stranger's waits.
+    last_try = replace(job_call(batch, datetime.now(UTC), worker.ctx), job_try=8)
+    with pytest.raises(Retry):
+        await handle_batch(last_try)
+    before = await rows(committed, batch.batch_id)
+    assert (before[known].status, before[stranger].status) == ("sent", "queued")
+    await age(committed, batch.batch_id, timedelta(hours=121))
+
+    # A lost batch of a known lead, one hour old: swept and sent again.
+    lost = await setup(committed, 1)
+    async with org_connection(committed, lost.org_id) as conn:
+        await repository.create(
+            conn,
+            org_id=lost.org_id,
+            assistant_id=lost.assistant_id,
+            batch_id=lost.batch_id,
+            sends=lost.sends,
+            ids=[new_id()],
+            message_ids=[f"<{new_id()}@acme.test>"],
+        )
+    await age(committed, lost.batch_id, timedelta(hours=1))
+
+    await sweep_sequence(worker.ctx)
+
+    after = await rows(committed, batch.batch_id)
+    assert after[stranger].status == "failed"
+    assert after[stranger].last_error == (
+        "not sent within 120 hours: the lead or its assistant is unknown here"
+    )
+    assert after[known].status == "sent"
+    async with committed.transaction() as session:
+        await scope_to_all_orgs(session)
+        events = (
+            await session.execute(select(outbox.c.payload).where(outbox.c.name == "message.failed"))
+        ).scalars()
+        failed = [e for e in events if e["lead_id"] == str(stranger)]
+    assert [(e["outcome"], e["step"], e["detail"]) for e in failed] == [
+        ("failed", 1, "not sent within 120 hours: the lead or its assistant is unknown here")
+    ]
+    for _ in range(200):
+        if (await rows(committed, lost.batch_id))[lost.sends[0].lead_id].status == "sent":
+            break
+        await asyncio.sleep(0.05)
+    assert (await rows(committed, lost.batch_id))[lost.sends[0].lead_id].status == "sent"
+    # The failed step is never swept again, nor sent.
+    await sweep_sequence(worker.ctx)
+    assert (await rows(committed, batch.batch_id))[stranger].status == "failed"
+    await asyncio.sleep(0.3)
+    assert sorted(m["To"] for m in smtp_server.handler.received) == [
+        "lead0@globex.test",
+        "lead0@globex.test",
+    ]
