@@ -112,9 +112,7 @@ def test_non_ascii_long_lines_and_long_subjects_are_encoded_as_the_stdlib_does()
     _check(rendered, messages.Thread(["<a@northwind.test>"]), None)
 
 
-_TEXT = st.text(
-    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=400
-)
+_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=400)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,35 +15,14 @@ from sqlalchemy import select
 from services.kit.db import Database
 from services.kit.ids import new_id
 from services.kit.queue import ArqQueue
-from services.kit.worker import RunningWorker, running
+from services.kit.worker import RunningWorker
 from services.mailer.models import email_sends
 from services.mailer.settings import Settings
 from services.mailer.transactional.tasks import sweep_sends
-from services.mailer.worker import spec
 from shared.contracts import EventEnvelope, SendEmail
 from tests.support.smtp import SmtpServer
 
 FINAL = {"sent", "failed", "bounced", "unknown"}
-
-
-@pytest.fixture
-def mailer_settings(service_env: dict[str, Any], smtp_server: SmtpServer) -> Settings:
-    return Settings.model_validate(
-        {
-            **service_env,
-            "smtp_port": smtp_server.port,
-            "smtp_timeout_seconds": 1.0,
-            "retry_base_seconds": 0.05,
-            "max_tries": 3,
-            "mail_from": "Pursuit <no-reply@pursuit.test>",
-        }
-    )
-
-
-@pytest.fixture
-async def worker(mailer_settings: Settings, committed: Database) -> AsyncIterator[RunningWorker]:
-    async with running(spec(mailer_settings), committed) as handle:
-        yield handle
 
 
 Enqueue = Callable[[SendEmail], Awaitable[str]]

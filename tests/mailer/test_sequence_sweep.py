@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,38 +16,16 @@ from sqlalchemy import select, update
 
 from services.kit.db import Database, scope_to_all_orgs
 from services.kit.ids import new_id
-from services.kit.worker import RunningWorker, running
+from services.kit.worker import RunningWorker
 from services.mailer.models import outbox, sequence_sends
 from services.mailer.sequence import repository
 from services.mailer.sequence.connection import org_connection
 from services.mailer.sequence.tasks import handle_batch, sweep_sequence
-from services.mailer.settings import Settings
-from services.mailer.worker import spec
 from shared.contracts.sequence import SequenceSend
 from shared.renderer.tones import Tone
 from tests.mailer.test_sequence_sends import setup
 from tests.support.jobs import job_call
 from tests.support.smtp import SmtpServer
-
-
-@pytest.fixture
-def mailer_settings(service_env: dict[str, Any], smtp_server: SmtpServer) -> Settings:
-    return Settings.model_validate(
-        {
-            **service_env,
-            "smtp_port": smtp_server.port,
-            "smtp_timeout_seconds": 1.0,
-            "retry_base_seconds": 0.05,
-            "retry_max_seconds": 0.1,
-            "mail_from": "Pursuit <no-reply@pursuit.test>",
-        }
-    )
-
-
-@pytest.fixture
-async def worker(mailer_settings: Settings, committed: Database) -> AsyncIterator[RunningWorker]:
-    async with running(spec(mailer_settings), committed) as handle:
-        yield handle
 
 
 async def rows(database: Database, batch_id: uuid.UUID) -> dict[uuid.UUID, Any]:
