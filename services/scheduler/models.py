@@ -95,6 +95,10 @@ enrollments = Table(
     Column("status", String(20), nullable=False),
     Column("next_send_at", DateTime(timezone=True), nullable=True),
     Column("next_send_reason", Text, nullable=True),
+    # When the pending step's wait ends, before send-time optimization and the mailbox
+    # limits move it: where re-planning the step starts when the assistant's or the
+    # lead's clock changes (its wait is not counted again from a later time).
+    Column("wait_ends_at", DateTime(timezone=True), nullable=True),
     # A pause with an end (pause-until, out of office): when the tick resumes it.
     Column("resume_at", DateTime(timezone=True), nullable=True),
     Column("last_sent_at", DateTime(timezone=True), nullable=True),
@@ -115,6 +119,13 @@ enrollments = Table(
 Index(
     "ix_enrollments_due",
     enrollments.c.next_send_at,
+    postgresql_where=enrollments.c.status == "active",
+)
+# An assistant's active enrollments, paged by id: re-planned when its settings change.
+Index(
+    "ix_enrollments_assistant_active",
+    enrollments.c.assistant_id,
+    enrollments.c.id,
     postgresql_where=enrollments.c.status == "active",
 )
 Index(

@@ -35,7 +35,7 @@ _CLAIM_DUE = text(
         FOR UPDATE SKIP LOCKED
     )
     SELECT e.id, e.org_id, e.lead_id, e.assistant_id, e.schedule::text AS schedule_text,
-           e.step, e.generation, e.next_send_at, e.last_sent_at, e.thread_root,
+           e.step, e.generation, e.next_send_at, e.wait_ends_at, e.last_sent_at, e.thread_root,
            l.time_zone, l.country, l.company_domain, coalesce(l.deleted, false) AS deleted,
            coalesce(a.send_time_optimization, true) AS optimize,
            coalesce(a.archived, false) AS archived
@@ -78,6 +78,7 @@ class Due:
     optimize: bool
     archived: bool
     thread_root: dict[str, Any] | None = None  # EmailCC: the message the steps answer
+    wait_ends_at: datetime | None = None  # kept by a deferral (a re-plan starts there)
 
 
 # Row-level security's predicate (an OR over settings) makes the planner expect a few

@@ -90,6 +90,7 @@ async def _resume(session: AsyncSession, now: datetime, limit: int) -> int:
             status=row["status"],
             next_send_at=row["next_send_at"],
             next_send_reason=row["next_send_reason"],
+            wait_ends_at=row.get("wait_ends_at"),
             resume_at=None,
             reason="resumed: the pause ended",
             updated_at=now,
@@ -115,7 +116,9 @@ async def _dispatch(
     for due in claimed:
         if due.deleted or due.archived:
             why = "the lead was deleted" if due.deleted else "the assistant was archived"
-            changes.append(_row_change(due, status="stopped", next_send_at=None, reason=why))
+            changes.append(
+                _row_change(due, status="stopped", next_send_at=None, wait_ends_at=None, reason=why)
+            )
             messages.append((_event(due, "stopped", due.step, None, None, why, now), due.org_id))
             result.closed += 1
     histories = await enrollment_rows.histories(
@@ -180,6 +183,7 @@ def _row_change(due: repository.Due, **values: Any) -> writes.ClaimedChange:
         "step": due.step,
         "next_send_at": due.next_send_at,
         "next_send_reason": None,
+        "wait_ends_at": due.wait_ends_at,
         "last_sent_at": due.last_sent_at,
         "reason": "",
     }
@@ -233,17 +237,20 @@ def _advance(
             status="completed",
             step=following,
             next_send_at=None,
+            wait_ends_at=None,
             last_sent_at=now,
             reason=reason,
         )
         return send, change, _event(due, "completed", None, None, None, reason, now)
-    planned = planning.plan_step(schedule, following, now, _clock(due), history)
+    wait_ends_at = planning.wait_end(schedule, following, now)
+    planned = planning.plan_from(wait_ends_at, _clock(due), history)
     reason = f"step {due.step} of {total} handed to the mailer"
     change = _row_change(
         due,
         step=following,
         next_send_at=planned.at,
         next_send_reason=planned.reason,
+        wait_ends_at=wait_ends_at,
         last_sent_at=now,
         reason=reason,
     )

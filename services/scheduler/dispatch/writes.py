@@ -29,6 +29,7 @@ class ClaimedChange:
     step: int
     next_send_at: datetime | None
     next_send_reason: str | None
+    wait_ends_at: datetime | None
     last_sent_at: datetime | None
     reason: str
 
@@ -37,12 +38,14 @@ _UPDATE_CLAIMED = text(
     """
     UPDATE scheduler.enrollments e
     SET status = c.status, step = c.step, next_send_at = c.next_send_at,
-        next_send_reason = c.next_send_reason, last_sent_at = c.last_sent_at,
-        reason = c.reason, updated_at = :now
+        next_send_reason = c.next_send_reason, wait_ends_at = c.wait_ends_at,
+        last_sent_at = c.last_sent_at, reason = c.reason, updated_at = :now
     FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:steps AS int[]),
                 CAST(:next_at AS timestamptz[]), CAST(:next_reasons AS text[]),
-                CAST(:last_at AS timestamptz[]), CAST(:reasons AS text[]))
-         AS c(id, status, step, next_send_at, next_send_reason, last_sent_at, reason)
+                CAST(:wait_ends AS timestamptz[]), CAST(:last_at AS timestamptz[]),
+                CAST(:reasons AS text[]))
+         AS c(id, status, step, next_send_at, next_send_reason, wait_ends_at, last_sent_at,
+              reason)
     WHERE e.id = c.id
     """
 )
@@ -63,6 +66,7 @@ async def change_claimed(
             "steps": [c.step for c in changes],
             "next_at": [c.next_send_at for c in changes],
             "next_reasons": [c.next_send_reason for c in changes],
+            "wait_ends": [c.wait_ends_at for c in changes],
             "last_at": [c.last_sent_at for c in changes],
             "reasons": [c.reason for c in changes],
         },

@@ -48,6 +48,26 @@ def snapshot(raw: str) -> ScheduleSnapshot:
     return ScheduleSnapshot.model_validate_json(raw)
 
 
+def plan_from(
+    earliest: datetime, clock: LeadClock, history: timing.ReplyHistory
+) -> timing.PlannedSend:
+    """When a step whose wait ends at ``earliest`` goes: send-time optimization in the
+    lead's clock (every plan of a step, the tick's included, comes from here)."""
+    return timing.plan_send(
+        earliest,
+        time_zone=clock.time_zone,
+        country=clock.country,
+        history=history,
+        optimize=clock.optimize,
+        spread_key=clock.lead_id.int,
+    )
+
+
+def wait_end(schedule: ScheduleSnapshot, step: int, base: datetime) -> datetime:
+    """When step ``step``'s (1-based) wait, counted from ``base``, ends."""
+    return base + schedule.steps[step - 1].wait.as_timedelta()
+
+
 def plan_step(
     schedule: ScheduleSnapshot,
     step: int,
@@ -56,15 +76,17 @@ def plan_step(
     history: timing.ReplyHistory,
 ) -> timing.PlannedSend:
     """When step ``step`` (1-based) goes, its wait counted from ``base``."""
-    wait = schedule.steps[step - 1].wait.as_timedelta()
-    return timing.plan_send(
-        base + wait,
-        time_zone=clock.time_zone,
-        country=clock.country,
-        history=history,
-        optimize=clock.optimize,
-        spread_key=clock.lead_id.int,
-    )
+    return plan_from(wait_end(schedule, step, base), clock, history)
+
+
+def replan(
+    wait_ends_at: datetime, clock: LeadClock, history: timing.ReplyHistory, *, now: datetime
+) -> timing.PlannedSend:
+    """A pending step planned again at ``now`` (its lead's or assistant's clock changed):
+    from the end of its wait, as the tick planned it, unless that plan has passed; then
+    from ``now``. A re-plan never puts a step before ``now``."""
+    planned = plan_from(wait_ends_at, clock, history)
+    return planned if planned.at >= now else plan_from(now, clock, history)
 
 
 def keeps_planned_time(pending_at: datetime | None, at: datetime) -> TypeGuard[datetime]:
@@ -84,14 +106,7 @@ def plan_resume(
     time if that is still ahead, else the next good time from ``at`` (its wait passed)."""
     if keeps_planned_time(pending_at, at):
         return pending_at, pending_reason
-    planned = timing.plan_send(
-        at,
-        time_zone=clock.time_zone,
-        country=clock.country,
-        history=history,
-        optimize=clock.optimize,
-        spread_key=clock.lead_id.int,
-    )
+    planned = plan_from(at, clock, history)
     return planned.at, planned.reason
 
 

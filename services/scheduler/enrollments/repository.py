@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, cast, select, text, update
@@ -230,4 +231,176 @@ async def count_reply(session: AsyncSession, key: HistoryKey, hour: int) -> None
             index_elements=["org_id", "scope", "key", "hour"],
             set_={"replies": reply_hours.c.replies + 1},
         )
+    )
+
+
+# -- re-planning -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssistantClock:
+    """What planning reads of an assistant, and as of when."""
+
+    optimize: bool
+    changed_at: datetime
+
+
+async def assistant_clock(session: AsyncSession, assistant_id: uuid.UUID) -> AssistantClock | None:
+    """The assistant as the scheduler knows it (None: not yet), locked until the
+    transaction ends, so that events about one assistant apply one after the other."""
+    row = (
+        await session.execute(
+            select(assistants.c.send_time_optimization, assistants.c.changed_at)
+            .where(assistants.c.id == assistant_id)
+            .with_for_update()
+        )
+    ).first()
+    return AssistantClock(row.send_time_optimization, row.changed_at) if row else None
+
+
+@dataclass(frozen=True)
+class KnownLead:
+    """What planning reads of a lead (its company domain: for the reply histograms),
+    and as of when."""
+
+    time_zone: str | None
+    country: str | None
+    company_domain: str | None
+    changed_at: datetime
+
+
+async def known_lead(session: AsyncSession, lead_id: uuid.UUID) -> KnownLead | None:
+    """The lead as the scheduler knows it (None: not yet), locked until the transaction
+    ends, so that events about one lead apply one after the other."""
+    row = (
+        await session.execute(
+            select(leads.c.time_zone, leads.c.country, leads.c.company_domain, leads.c.changed_at)
+            .where(leads.c.id == lead_id)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        return None
+    return KnownLead(row.time_zone, row.country, row.company_domain, row.changed_at)
+
+
+async def active_on_assistant(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    assistant_id: uuid.UUID,
+    *,
+    after: uuid.UUID,
+    limit: int,
+) -> list[uuid.UUID]:
+    """The next ``limit`` active enrollments on the assistant after id ``after``, in id
+    order (not locked: a page only says which rows to lock next)."""
+    query = (
+        select(enrollments.c.id)
+        .where(
+            enrollments.c.org_id == org_id,
+            enrollments.c.assistant_id == assistant_id,
+            enrollments.c.status == "active",
+            enrollments.c.id > after,
+        )
+        .order_by(enrollments.c.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def active_of_lead(
+    session: AsyncSession, org_id: uuid.UUID, lead_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The lead's enrollment, when active (a list: none or one)."""
+    query = select(enrollments.c.id).where(
+        enrollments.c.org_id == org_id,
+        enrollments.c.lead_id == lead_id,
+        enrollments.c.status == "active",
+    )
+    return list((await session.scalars(query)).all())
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An active enrollment's pending step, with the clock it is planned in."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    lead_id: uuid.UUID
+    step: int
+    generation: int
+    next_send_at: datetime
+    next_send_reason: str | None
+    wait_ends_at: datetime
+    updated_at: datetime
+    time_zone: str | None
+    country: str | None
+    company_domain: str | None
+    optimize: bool
+
+
+# Locked FOR UPDATE in id order, as the commands and suppressions lock (no deadlock with
+# them). Not SKIP LOCKED: a row the tick holds (claimed, being dispatched) is waited for,
+# then read as the tick left it, its step handed over and the next one planned, maybe with
+# the settings this re-plan replaces, and that next step is re-planned. The tick never
+# waits for a re-plan (it skips locked rows, and takes them at its next run). Read models
+# absent: the defaults the tick plans with.
+_LOCK_PENDING = text(
+    """
+    SELECT e.id, e.org_id, e.lead_id, e.step, e.generation, e.next_send_at,
+           e.next_send_reason, e.wait_ends_at, e.updated_at,
+           l.time_zone, l.country, l.company_domain,
+           coalesce(a.send_time_optimization, true) AS optimize
+    FROM scheduler.enrollments e
+    LEFT JOIN scheduler.leads l ON l.id = e.lead_id
+    LEFT JOIN scheduler.assistants a ON a.id = e.assistant_id
+    WHERE e.id = ANY(CAST(:ids AS uuid[])) AND e.org_id = :org_id
+      AND e.status = 'active' AND e.next_send_at IS NOT NULL AND e.wait_ends_at IS NOT NULL
+    ORDER BY e.id
+    FOR UPDATE OF e
+    """
+)
+
+
+async def lock_pending(
+    session: AsyncSession, org_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> list[Pending]:
+    """Those of ``ids`` still active, locked until the transaction ends."""
+    rows = await session.execute(_LOCK_PENDING, {"ids": list(ids), "org_id": org_id})
+    return [Pending(**row) for row in rows.mappings()]
+
+
+@dataclass(frozen=True)
+class Replanned:
+    id: uuid.UUID
+    next_send_at: datetime
+    next_send_reason: str
+    updated_at: datetime
+
+
+_REPLANNED = text(
+    """
+    UPDATE scheduler.enrollments e
+    SET next_send_at = c.next_send_at, next_send_reason = c.next_send_reason,
+        updated_at = c.updated_at
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:next_at AS timestamptz[]),
+                CAST(:reasons AS text[]), CAST(:updated_at AS timestamptz[]))
+         AS c(id, next_send_at, next_send_reason, updated_at)
+    WHERE e.id = c.id
+    """
+)
+
+
+async def replanned(session: AsyncSession, changes: Sequence[Replanned]) -> None:
+    """The re-planned rows' new next send, in one UPDATE."""
+    if not changes:
+        return
+    await session.execute(
+        _REPLANNED,
+        {
+            "ids": [c.id for c in changes],
+            "next_at": [c.next_send_at for c in changes],
+            "reasons": [c.next_send_reason for c in changes],
+            "updated_at": [c.updated_at for c in changes],
+        },
     )

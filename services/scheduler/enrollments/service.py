@@ -86,14 +86,22 @@ async def _plan(session: AsyncSession, row: dict[str, Any], base: datetime) -> d
     """``row`` made active with its next step planned from ``base`` (or completed)."""
     schedule = planning.snapshot(row["schedule_text"])
     if row["step"] > len(schedule.steps):
-        return {**row, "status": "completed", "next_send_at": None, "next_send_reason": None}
+        return {
+            **row,
+            "status": "completed",
+            "next_send_at": None,
+            "next_send_reason": None,
+            "wait_ends_at": None,
+        }
     clock, history = await _clock(session, row["lead_id"], row["assistant_id"])
-    planned = planning.plan_step(schedule, row["step"], base, clock, history)
+    wait_ends_at = planning.wait_end(schedule, row["step"], base)
+    planned = planning.plan_from(wait_ends_at, clock, history)
     return {
         **row,
         "status": "active",
         "next_send_at": planned.at,
         "next_send_reason": planned.reason,
+        "wait_ends_at": wait_ends_at,
         "resume_at": None,
     }
 
@@ -112,6 +120,7 @@ async def _save(session: AsyncSession, row: dict[str, Any], at: datetime) -> Non
         generation=row["generation"],
         next_send_at=row["next_send_at"],
         next_send_reason=row["next_send_reason"],
+        wait_ends_at=row.get("wait_ends_at"),
         resume_at=row.get("resume_at"),
         reason=row["reason"],
         updated_at=at,
@@ -145,6 +154,7 @@ async def request(session: AsyncSession, command: EnrollmentRequested) -> None:
         "status": "active",
         "next_send_at": None,
         "next_send_reason": None,
+        "wait_ends_at": None,
         "resume_at": None,
         "last_sent_at": None,
         "reason": "enrolled" if existing is None else "restarted",
@@ -181,7 +191,9 @@ async def command(session: AsyncSession, command: EnrollmentCommand) -> None:
         row = await resume(session, row, at)
         reason = "resumed"
     elif action == "stop" and status in ("active", *PAUSED):
-        row.update(status="stopped", next_send_at=None, resume_at=None, reason="stopped")
+        row.update(
+            status="stopped", next_send_at=None, wait_ends_at=None, resume_at=None, reason="stopped"
+        )
         reason = f"stopped: {command.reason}" if command.reason else "stopped by request"
     elif action == "continue" and status in FINAL - CLOSED:
         row = await _plan(session, {**row, "generation": row["generation"] + 1}, at)
@@ -200,14 +212,21 @@ async def resume(session: AsyncSession, row: dict[str, Any], at: datetime) -> di
     schedule = planning.snapshot(row["schedule_text"])
     row = {**row, "status": "active", "resume_at": None, "reason": "resumed"}
     if row["step"] > len(schedule.steps):
-        return {**row, "status": "completed", "next_send_at": None, "next_send_reason": None}
+        return {
+            **row,
+            "status": "completed",
+            "next_send_at": None,
+            "next_send_reason": None,
+            "wait_ends_at": None,
+        }
     if planning.keeps_planned_time(row["next_send_at"], at):
         return row  # no need to read the lead's clock
     clock, history = await _clock(session, row["lead_id"], row["assistant_id"])
     next_at, reason = planning.plan_resume(
         row["next_send_at"], row["next_send_reason"], at, clock, history
     )
-    return {**row, "next_send_at": next_at, "next_send_reason": reason}
+    # Its wait ended before the sequence resumed: a re-plan starts from the resume.
+    return {**row, "next_send_at": next_at, "next_send_reason": reason, "wait_ends_at": at}
 
 
 def _intent_status(intent: str) -> str | None:
@@ -272,7 +291,7 @@ async def close(
     if stored is None or stored["status"] == status or stored["status"] in CLOSED:
         return
     row = _with_text(stored)
-    row.update(status=status, next_send_at=None, resume_at=None, reason=reason)
+    row.update(status=status, next_send_at=None, wait_ends_at=None, resume_at=None, reason=reason)
     await _save(session, row, at)
     await _announce(session, row, reason, at)
 
