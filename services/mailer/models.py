@@ -111,6 +111,9 @@ sequence_sends = Table(
     Column("tone", String(20), nullable=False),
     Column("batch_id", Uuid, nullable=False),
     Column("planned_at", DateTime(timezone=True), nullable=False),
+    # When the send's generation began, as the scheduler said (None: it did not say):
+    # a reply received after it stops the send (see ``stops.reply_at``).
+    Column("generation_started_at", DateTime(timezone=True), nullable=True),
     Column("message_id", String(255), nullable=False, unique=True),
     Column("to_address", String(320), nullable=True),
     Column("subject", Text, nullable=True),
@@ -137,7 +140,9 @@ Index(
 
 # The mailer's own record of stopped sequences: the ``queued → transmitting`` update
 # checks it in the same statement, so once a stop is committed here nothing of that
-# generation (or older) reaches SMTP.
+# generation (or older) reaches SMTP, nor, once the lead answered, anything of a
+# generation begun before the answer (``reply_at``, inbound's clock; the latest answer),
+# even one the mailer had not heard of when the answer came.
 stops = Table(
     "stops",
     metadata,
@@ -146,6 +151,7 @@ stops = Table(
     Column("generation", Integer, nullable=False),
     Column("reason", Text, nullable=False),
     Column("stopped_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("reply_at", DateTime(timezone=True), nullable=True),
 )
 
 # The org's suppression list: addresses nobody in the org writes to again.

@@ -103,6 +103,9 @@ enrollments = Table(
     Column("resume_at", DateTime(timezone=True), nullable=True),
     Column("last_sent_at", DateTime(timezone=True), nullable=True),
     Column("reason", Text, nullable=False, server_default=""),
+    # When the current generation began (enroll, restart, continue; for "later", the
+    # answer that stopped the sequence until a date), set with the generation. Each
+    # send carries it: the mailer stops it for a reply received after that time.
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # The message the sequence answers (EmailCC: the user's email, step 1), handed to

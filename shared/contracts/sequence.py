@@ -107,6 +107,10 @@ class SequenceSend(BaseModel):
     planned_at: datetime
     # The enrollment's thread root (EmailCC): its steps answer that message.
     thread_root: ThreadRoot | None = None
+    # When this generation began (the enroll, restart or continue; the scheduler's
+    # clock): a reply received after it stops the send even when the mailer has not
+    # heard of the generation yet. None (an older scheduler): any recorded reply does.
+    generation_started_at: datetime | None = None
 
 
 class SendSequenceBatch(Contract):

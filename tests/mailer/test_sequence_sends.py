@@ -18,13 +18,13 @@ from services.kit.ids import new_id
 from services.kit.jobs import JobCall
 from services.mailer.models import outbox, sequence_sends
 from services.mailer.readmodels import on_assistant_upserted, on_lead_upserted
-from services.mailer.sequence import repository
+from services.mailer.sequence import repository, tasks
 from services.mailer.sequence.service import Outbound, send_batch
 from services.mailer.smtp import SmtpConfig, SmtpPool
 from shared.contracts import AssistantUpserted, Contract
 from shared.contracts.assistants import Mailbox
 from shared.contracts.leads import LeadUpserted
-from shared.contracts.sequence import SendSequenceBatch, SequenceSend
+from shared.contracts.sequence import ReplyReceived, SendSequenceBatch, SequenceSend
 from shared.renderer.tones import Tone
 from tests.support.jobs import job_call
 from tests.support.smtp import SmtpServer
@@ -147,6 +147,49 @@ async def test_a_stop_of_an_older_generation_lets_a_restart_send(
         await repository.add_stop(session, batch.org_id, batch.sends[0].lead_id, 1, "stopped")
     assert (await send_batch(committed, batch, out, last_try=False)).sent == 1
     assert len(smtp_server.handler.received) == 1
+
+
+async def test_a_reply_stops_an_old_batch_that_does_not_say_when_its_generation_began(
+    committed: Database, out: Outbound, smtp_server: SmtpServer
+) -> None:
+    # A batch of generation 2 from a scheduler that does not send
+    # ``generation_started_at``: the generation rule holds as before, and a reply
+    # recorded at generation 1 stops it too (nothing says the restart came after it).
+    batch = await setup(committed, 3, generation=2)
+    answered, stopped_before, stopped_now = batch.sends
+    assert all(s.generation_started_at is None for s in batch.sends)
+    async with committed.transaction() as session:
+        reply = ReplyReceived(
+            lead_id=answered.lead_id,
+            org_id=batch.org_id,
+            channel="email",
+            intent="not_interested",
+            received_at=NOW,
+        )
+        await tasks.on_reply(session, call(reply))
+        await repository.add_stop(session, batch.org_id, stopped_before.lead_id, 1, "stopped")
+        await repository.add_stop(session, batch.org_id, stopped_now.lead_id, 2, "stopped")
+
+    result = await send_batch(committed, batch, out, last_try=False)
+
+    assert (result.sent, result.cancelled) == (1, 2)
+    assert [m["To"] for m in smtp_server.handler.received] == ["lead1@globex.test"]
+    async with committed.transaction() as session:
+        await scope_to_all_orgs(session)
+        rows = {
+            r.lead_id: (r.status, r.last_error)
+            for r in await session.execute(select(sequence_sends))
+        }
+        failed = {
+            r.payload["lead_id"]: r.payload["detail"]
+            for r in await session.execute(
+                select(outbox.c.payload).where(outbox.c.name == "message.failed")
+            )
+        }
+    assert rows[stopped_before.lead_id] == ("sent", None)
+    assert rows[answered.lead_id][0] == rows[stopped_now.lead_id][0] == "cancelled"
+    assert "the lead answered" in failed[str(answered.lead_id)]
+    assert failed[str(stopped_now.lead_id)] == "the sequence was stopped (stopped)"
 
 
 async def test_the_same_batch_twice_at_once_sends_each_step_once(

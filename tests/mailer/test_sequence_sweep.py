@@ -1,6 +1,7 @@
 """The sequence sweeper through a real mailer worker, real Redis and a real SMTP server:
-a lost batch is sent again, a step that could not go out within the queue lifetime
-fails for good, announced, and is never swept again."""
+a lost batch is sent again (its rows keep when their generation began: a restart after
+the lead's reply still goes out), a step that could not go out within the queue
+lifetime fails for good, announced, and is never swept again."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from services.kit.worker import RunningWorker
 from services.mailer.models import outbox, sequence_sends
 from services.mailer.sequence import repository
 from services.mailer.sequence.connection import org_connection
-from services.mailer.sequence.tasks import handle_batch, sweep_sequence
-from shared.contracts.sequence import SequenceSend
+from services.mailer.sequence.tasks import handle_batch, on_reply, sweep_sequence
+from shared.contracts.sequence import ReplyReceived, SequenceSend
 from shared.renderer.tones import Tone
 from tests.mailer.test_sequence_sends import setup
 from tests.support.jobs import job_call
@@ -124,3 +125,44 @@ async def test_a_step_past_the_queue_lifetime_fails_announced_and_a_lost_one_goe
         "lead0@globex.test",
         "lead0@globex.test",
     ]
+
+
+async def test_a_lost_batch_of_a_restart_after_the_reply_still_goes_out_when_swept(
+    worker: RunningWorker, committed: Database, smtp_server: SmtpServer
+) -> None:
+    replied_at = datetime.now(UTC) - timedelta(hours=2)
+    lost = await setup(committed, 1, generation=2)
+    # The lead answered the first run; the salesperson read it and restarted them.
+    restart = lost.sends[0].model_copy(
+        update={"generation_started_at": replied_at + timedelta(minutes=5)}
+    )
+    lost = lost.model_copy(update={"sends": [restart]})
+    async with committed.transaction() as session:
+        reply = ReplyReceived(
+            lead_id=restart.lead_id,
+            org_id=lost.org_id,
+            channel="email",
+            intent="interested",
+            received_at=replied_at,
+        )
+        await on_reply(session, job_call(reply, replied_at))
+    async with org_connection(committed, lost.org_id) as conn:
+        await repository.create(
+            conn,
+            org_id=lost.org_id,
+            assistant_id=lost.assistant_id,
+            batch_id=lost.batch_id,
+            sends=lost.sends,
+            ids=[new_id()],
+            message_ids=[f"<{new_id()}@acme.test>"],
+        )
+    await age(committed, lost.batch_id, timedelta(hours=1))
+
+    await sweep_sequence(worker.ctx)
+
+    for _ in range(200):
+        if (await rows(committed, lost.batch_id))[restart.lead_id].status != "queued":
+            break
+        await asyncio.sleep(0.05)
+    assert (await rows(committed, lost.batch_id))[restart.lead_id].status == "sent"
+    assert [m["To"] for m in smtp_server.handler.received] == ["lead0@globex.test"]

@@ -22,11 +22,13 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    and_,
     bindparam,
     case,
     func,
     literal,
     literal_column,
+    or_,
     select,
     tuple_,
     update,
@@ -60,6 +62,7 @@ class QueuedSend:
     total_steps: int
     tone: str
     message_id: str
+    generation_started_at: datetime | None = None
 
 
 async def create(
@@ -90,6 +93,7 @@ async def create(
                 "tone": str(s.tone),
                 "batch_id": batch_id,
                 "planned_at": s.planned_at,
+                "generation_started_at": s.generation_started_at,
                 "message_id": message_id,
             }
             for s, send_id, message_id in zip(sends, ids, message_ids, strict=True)
@@ -116,6 +120,7 @@ async def create(
             total_steps=r.total_steps,
             tone=r.tone,
             message_id=r.message_id,
+            generation_started_at=r.generation_started_at,
         )
         for r in rows
     ]
@@ -166,21 +171,36 @@ async def threads(
 @cache
 def _decision() -> Any:
     """The statement that decides one send: ``queued → transmitting``, or ``queued →
-    cancelled`` when the lead's sequence was stopped (this generation or a later stop),
-    the address is suppressed or the caller refuses it (``:p_refused``); RETURNING the new
-    status and the reason. The cancellation's ``message.failed`` (``:p_cancel_payload``,
-    its detail filled in with the reason) goes into the outbox in the same statement.
-    Both readings of the stop table and the suppression list come from the statement's
-    own snapshot: a stop committed before it began is always seen.
+    cancelled`` when the lead's sequence was stopped (this generation or a later stop;
+    or the lead answered after the send's generation began, or the send does not say
+    when that was), the address is suppressed or the caller refuses it
+    (``:p_refused``); RETURNING the new status and the reason. The cancellation's
+    ``message.failed`` (``:p_cancel_payload``, its detail filled in with the reason)
+    goes into the outbox in the same statement. Both readings of the stop table and
+    the suppression list come from the statement's own snapshot: a stop committed
+    before it began is always seen.
 
     Built once, with bind parameters (``p_``: a parameter named like a column would
     be taken for a value to set): building it costs more than running it."""
     s = sequence_sends
+    of_generation = stops.c.generation >= bindparam("p_generation", type_=Integer)
+    began = bindparam("p_generation_started_at", type_=DateTime(timezone=True))
+    # Strictly after: the generation that a "later" answer begins (as of the answer)
+    # is not stopped by that answer. A restart and a reply have different clocks, so
+    # the same instant means nothing more between them.
+    answered_since = and_(
+        stops.c.reply_at.is_not(None), or_(began.is_(None), stops.c.reply_at > began)
+    )
     stopped = (
-        select(literal("the sequence was stopped (") + stops.c.reason + literal(")"))
+        select(
+            case(
+                (of_generation, literal("the sequence was stopped (") + stops.c.reason + ")"),
+                else_=literal("the sequence was stopped (the lead answered after it began)"),
+            )
+        )
         .where(
             stops.c.lead_id == bindparam("p_lead_id", type_=Uuid),
-            stops.c.generation >= bindparam("p_generation", type_=Integer),
+            or_(of_generation, answered_since),
         )
         .scalar_subquery()
     )
@@ -306,6 +326,7 @@ class Claim:
     writer: str
     cancelled: Contract
     refused: str = ""
+    generation_started_at: datetime | None = None  # as the send row keeps it
 
 
 @dataclass(frozen=True)
@@ -358,6 +379,7 @@ async def advance(
             p_send_id=claim.send_id,
             p_lead_id=claim.lead_id,
             p_generation=claim.generation,
+            p_generation_started_at=claim.generation_started_at,
             p_to_address=claim.to_address,
             p_subject=claim.subject,
             p_writer=claim.writer,
@@ -401,11 +423,18 @@ async def finish(
 
 
 async def add_stop(
-    session: AsyncSession, org_id: uuid.UUID, lead_id: uuid.UUID, generation: int, reason: str
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    lead_id: uuid.UUID,
+    generation: int,
+    reason: str,
+    *,
+    reply_at: datetime | None = None,
 ) -> None:
-    """Record a stop (the highest generation wins)."""
+    """Record a stop (the highest generation wins); ``reply_at``, for the lead's answer,
+    stops every generation begun before it too (the latest answer wins)."""
     statement = insert(stops).values(
-        lead_id=lead_id, org_id=org_id, generation=generation, reason=reason
+        lead_id=lead_id, org_id=org_id, generation=generation, reason=reason, reply_at=reply_at
     )
     await session.execute(
         statement.on_conflict_do_update(
@@ -414,6 +443,8 @@ async def add_stop(
                 "generation": func.greatest(stops.c.generation, statement.excluded.generation),
                 "reason": statement.excluded.reason,
                 "stopped_at": func.now(),
+                # greatest() ignores NULLs: a stop without an answer keeps the last one.
+                "reply_at": func.greatest(stops.c.reply_at, statement.excluded.reply_at),
             },
         )
     )

@@ -226,6 +226,7 @@ async def _send_batch(
                 written.writer,
                 cancelled=_failed(batch, row, "cancelled", ""),
                 refused=refused,
+                generation_started_at=row.generation_started_at,
             ),
         )
         if decided.status == "cancelled":

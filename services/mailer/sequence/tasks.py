@@ -93,14 +93,21 @@ async def on_enrollment_updated(session: AsyncSession, call: JobCall[EnrollmentU
 
 
 async def on_reply(session: AsyncSession, call: JobCall[ReplyReceived]) -> None:
-    """The lead answered: stop at once, without waiting for the scheduler's word."""
+    """The lead answered: stop at once, without waiting for the scheduler's word, the
+    latest generation seen here and every one begun before the answer, even one whose
+    sends have not come yet (a restart the answer crossed)."""
     event = call.payload
     if event.intent in ("out_of_office", "bounce_soft"):
         return
     await scope_to_org(session, event.org_id)
     generation = await repository.latest_generation(session, event.lead_id)
     await repository.add_stop(
-        session, event.org_id, event.lead_id, generation, f"the lead answered ({event.intent})"
+        session,
+        event.org_id,
+        event.lead_id,
+        generation,
+        f"the lead answered ({event.intent})",
+        reply_at=event.received_at,
     )
 
 
@@ -163,6 +170,7 @@ async def sweep_sequence(ctx: dict[str, Any]) -> None:
                     total_steps=r.total_steps,
                     tone=r.tone,
                     planned_at=r.planned_at,
+                    generation_started_at=r.generation_started_at,
                 )
                 for r in rows
             ],

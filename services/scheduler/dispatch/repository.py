@@ -35,7 +35,8 @@ _CLAIM_DUE = text(
         FOR UPDATE SKIP LOCKED
     )
     SELECT e.id, e.org_id, e.lead_id, e.assistant_id, e.schedule::text AS schedule_text,
-           e.step, e.generation, e.next_send_at, e.wait_ends_at, e.last_sent_at, e.thread_root,
+           e.step, e.generation, e.started_at, e.next_send_at, e.wait_ends_at, e.last_sent_at,
+           e.thread_root,
            l.time_zone, l.country, l.company_domain, coalesce(l.deleted, false) AS deleted,
            coalesce(a.send_time_optimization, true) AS optimize,
            coalesce(a.archived, false) AS archived
@@ -79,6 +80,7 @@ class Due:
     archived: bool
     thread_root: dict[str, Any] | None = None  # EmailCC: the message the steps answer
     wait_ends_at: datetime | None = None  # kept by a deferral (a re-plan starts there)
+    started_at: datetime | None = None  # when its generation began
 
 
 # Row-level security's predicate (an OR over settings) makes the planner expect a few

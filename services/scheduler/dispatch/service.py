@@ -228,6 +228,7 @@ def _advance(
         tone=schedule.steps[due.step - 1].tone,
         planned_at=now,
         thread_root=ThreadRoot.model_validate(due.thread_root) if due.thread_root else None,
+        generation_started_at=due.started_at,
     )
     following = due.step + 1
     if following > total:

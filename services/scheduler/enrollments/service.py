@@ -118,6 +118,7 @@ async def _save(session: AsyncSession, row: dict[str, Any], at: datetime) -> Non
         status=row["status"],
         step=row["step"],
         generation=row["generation"],
+        started_at=row["started_at"],
         next_send_at=row["next_send_at"],
         next_send_reason=row["next_send_reason"],
         wait_ends_at=row.get("wait_ends_at"),
@@ -196,7 +197,9 @@ async def command(session: AsyncSession, command: EnrollmentCommand) -> None:
         )
         reason = f"stopped: {command.reason}" if command.reason else "stopped by request"
     elif action == "continue" and status in FINAL - CLOSED:
-        row = await _plan(session, {**row, "generation": row["generation"] + 1}, at)
+        row = await _plan(
+            session, {**row, "generation": row["generation"] + 1, "started_at": at}, at
+        )
         row["reason"] = "continued"
         reason = f"continued from step {row['step']}"
     else:
@@ -278,8 +281,9 @@ async def pause_until(
     row.update(status=status, resume_at=until, reason=why)
     if status == "paused":
         # "Later" stops the sequence now (the mailer cancels this generation's queued
-        # sends on the reply); what resumes on that date is a new generation.
-        row["generation"] = row["generation"] + 1
+        # sends on the reply); what resumes on that date is a new generation, begun by
+        # this answer (which therefore does not stop it at the mailer).
+        row.update(generation=row["generation"] + 1, started_at=event.received_at)
     await _save(session, row, event.received_at)
     await _announce(session, row, f"{why}: resumes {until.date().isoformat()}", event.received_at)
 
