@@ -8,6 +8,7 @@ batch): either is scoped to one org by the caller.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.kit.ids import new_id
@@ -389,14 +391,58 @@ async def advance(
             p_cancel_version=claim.cancelled.version,
             p_cancel_payload=claim.cancelled.model_dump(mode="json"),
         )
-    statement = _advancing(
+    statement = _on_driver(
         finished.status if finished is not None else None, event is not None, claim is not None
     )
-    result = await conn.execute(statement, params)
-    if claim is None:
+    row = await statement.run(conn, params)
+    if claim is None or row is None:
         return Decided(None)
-    row = result.first()
-    return Decided(None) if row is None else Decided(row.status, row.reason)
+    return Decided(row["status"], row["reason"])
+
+
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+# The JSONB parameters, passed to the driver as JSON text (as SQLAlchemy's own JSONB
+# type does, and its asyncpg connection's jsonb codec expects).
+_JSON = frozenset({"p_event_payload", "p_cancel_payload"})
+
+
+@dataclass(frozen=True)
+class _DriverStatement:
+    """One of :func:`_advancing`'s statements compiled once for asyncpg (``$n``
+    placeholders, each cast to its type), run on the driver's connection itself.
+
+    A sequence send runs one of them per message, and going through SQLAlchemy's
+    execution (parameter processing, the cursor adapter, the result) cost more CPU
+    than the statement's round trip; asyncpg prepares and caches it by its text."""
+
+    sql: str
+    names: tuple[str, ...]  # the parameter of each placeholder, in order
+    fixed: dict[str, Any]  # the statement's own literals
+
+    async def run(self, conn: Executor, params: dict[str, Any]) -> Any:
+        """The statement's row (or None) on ``conn``, an org connection in autocommit
+        (:func:`.connection.org_connection`): with SQLAlchemy's transaction bypassed,
+        it must be the statement's own."""
+        sync = conn.sync_connection if isinstance(conn, AsyncConnection) else None
+        if sync is None or sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            raise RuntimeError("advance runs on an org connection in autocommit")
+        values = {**self.fixed, **params}
+        for name in _JSON.intersection(values):
+            values[name] = json.dumps(values[name])
+        driver = (await conn.get_raw_connection()).driver_connection  # type: ignore[union-attr]
+        assert driver is not None  # a checked-out connection has one
+        return await driver.fetchrow(self.sql, *(values[name] for name in self.names))
+
+
+@cache
+def _on_driver(finish: str | None, announce: bool, decide: bool) -> _DriverStatement:
+    compiled = _advancing(finish, announce, decide).compile(dialect=_DIALECT)
+    fixed = {
+        name: bind.effective_value
+        for name, bind in compiled.binds.items()
+        if not name.startswith("p_")
+    }
+    return _DriverStatement(compiled.string, tuple(compiled.positiontup or ()), fixed)
 
 
 async def publish(conn: Executor, org_id: uuid.UUID, events: Sequence[Contract]) -> None:
