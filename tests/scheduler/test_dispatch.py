@@ -21,6 +21,7 @@ from shared.contracts import AssistantUpserted, Contract
 from shared.contracts.assistants import Mailbox
 from shared.contracts.leads import EnrollmentRequested
 from shared.contracts.schedules import ScheduleSnapshot, ScheduleStep, Wait
+from shared.contracts.sequence import EnrollmentsUpdated, EnrollmentUpdated, SequenceDispatch
 from shared.renderer.tones import Tone
 from tests.support.jobs import job_call
 
@@ -85,18 +86,26 @@ async def seed(
 
 
 async def dispatched_steps(database: Database) -> list[tuple[str, int]]:
-    """Every (enrollment, step) handed to the mailer, from the outbox's dispatches."""
+    """Every (enrollment, step) handed to the mailer, from the outbox's dispatches.
+    Every row the tick wrote is its contract's JSON (validated, and dumped back the
+    same)."""
     async with database.transaction() as session:
         await scope_to_all_orgs(session)
-        rows = await session.execute(
-            select(outbox.c.payload).where(outbox.c.name == "send_sequence_dispatch")
-        )
-        return [
-            (s["enrollment_id"], s["step"])
-            for (p,) in rows
-            for batch in p["batches"]
-            for s in batch["sends"]
-        ]
+        rows = (await session.execute(select(outbox.c.name, outbox.c.payload))).all()
+    contracts: dict[str, type[Contract]] = {
+        "send_sequence_dispatch": SequenceDispatch,
+        "enrollments.updated": EnrollmentsUpdated,
+        "enrollment.updated": EnrollmentUpdated,
+    }
+    for name, payload in rows:
+        assert contracts[name].model_validate(payload).model_dump(mode="json") == payload
+    return [
+        (s["enrollment_id"], s["step"])
+        for name, p in rows
+        if name == "send_sequence_dispatch"
+        for batch in p["batches"]
+        for s in batch["sends"]
+    ]
 
 
 async def test_two_replicas_dispatch_every_due_step_exactly_once(

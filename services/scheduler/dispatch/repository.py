@@ -1,4 +1,4 @@
-"""SQL of the tick: claiming due enrollments and locking mailbox counters.
+"""SQL of the tick: claiming due enrollments and locking their mailboxes' counters.
 
 Both run in a transaction scoped to all orgs (a tick spans them) and lock with
 ``SKIP LOCKED``/``FOR UPDATE`` so that several scheduler replicas share the work
@@ -8,42 +8,87 @@ without doing any of it twice. "Now" is always a parameter.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kit.db import ALL_ORGS_SETTING
 from services.scheduler.dispatch.limits import Mailbox
 
-# Oldest due first; the partial index on next_send_at of active rows makes this read
-# only what is due. The read models are joined for timing (absent: defaults).
-# The ids first, alone (the partial index on next_send_at of active rows, read in order
-# and stopped at the limit), then the joins for those rows only: joined in one query,
-# row-level security's predicate makes the planner misjudge the due set, fetch and sort
-# all of it on every batch, and a backlog cost the square of its size.
+# The batch's settings, in one round trip: the transaction spans orgs
+# (``kit.db.scope_to_all_orgs``), and the claim's plan (below). JIT stays off for the
+# whole batch: the claim's estimated cost (the due index read to its end, as the
+# planner counts it) made PostgreSQL compile it on every batch, about 20 ms each, for
+# statements that read and write a few hundred rows by key.
+_BATCH_SETTINGS = text(
+    "SELECT set_config(:all_orgs, 'on', true), set_config('jit', 'off', true), "
+    "set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
+)
+# Row-level security's predicate (an OR over settings) makes the planner expect a few
+# hundred due rows where a backlog has 100,000: it then reads and sorts all of them for
+# every batch (a bitmap scan and a sort spilled to disk) instead of reading the partial
+# index in order and stopping at the limit. For the claim alone, those plans are off;
+# the next statement turns them back on.
+_DEFAULT_PLANS = text(
+    "SELECT set_config('enable_bitmapscan', 'on', true), set_config('enable_seqscan', 'on', true)"
+)
+
+# Oldest due first. The claimed rows first, alone (the partial index on next_send_at
+# of active rows, read in order and stopped at the limit; the columns of the version
+# locked), then the joins for those rows only: joined in one query, row-level
+# security's predicate makes the planner misjudge the due set, fetch and sort all of
+# it on every batch, and a backlog cost the square of its size. The read models are
+# joined for timing and the mailbox limits (absent: defaults), a key lookup per row
+# (LATERAL … LIMIT 1: the same misjudged count, a handful of assistants, made the
+# planner scan them all for every row).
+#
+# The counters of the claimed live rows' mailboxes are locked in the same statement:
+# created when never seen, and locked in assistant id order (two ticks never
+# deadlock) by the no-op update of ON CONFLICT, which also returns their latest
+# committed values (a tick that held them commits before this one reads them). They
+# stay locked until the batch commits.
 _CLAIM_DUE = text(
     """
     WITH due AS (
-        SELECT e.id
+        SELECT e.id, e.org_id, e.lead_id, e.assistant_id, e.schedule::text AS schedule_text,
+               e.step, e.generation, e.next_send_at, e.last_sent_at, e.thread_root
         FROM scheduler.enrollments e
         WHERE e.status = 'active' AND e.next_send_at <= :now
         ORDER BY e.next_send_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        SELECT e.id, e.org_id, e.lead_id, e.assistant_id, e.schedule_text, e.step,
+               e.generation, e.next_send_at, e.last_sent_at,
+               l.time_zone, l.country, l.company_domain, coalesce(l.deleted, false) AS deleted,
+               coalesce(a.send_time_optimization, true) AS optimize,
+               coalesce(a.archived, false) AS archived, e.thread_root,
+               a.time_zone AS mailbox_zone, a.daily_limit, a.min_spacing_seconds
+        FROM due e
+        LEFT JOIN LATERAL (
+            SELECT l.time_zone, l.country, l.company_domain, l.deleted
+            FROM scheduler.leads l WHERE l.id = e.lead_id LIMIT 1
+        ) l ON true
+        LEFT JOIN LATERAL (
+            SELECT a.send_time_optimization, a.archived, a.time_zone, a.daily_limit,
+                   a.min_spacing_seconds
+            FROM scheduler.assistants a WHERE a.id = e.assistant_id LIMIT 1
+        ) a ON true
+    ), counters AS (
+        INSERT INTO scheduler.mailbox_usage AS u (assistant_id, org_id, day, sent)
+        SELECT DISTINCT ON (c.assistant_id) c.assistant_id, c.org_id, DATE '1970-01-01', 0
+        FROM claimed c
+        WHERE NOT c.deleted AND NOT c.archived
+        ORDER BY c.assistant_id
+        ON CONFLICT (assistant_id) DO UPDATE SET day = u.day
+        RETURNING u.assistant_id, u.day, u.sent, u.last_at
     )
-    SELECT e.id, e.org_id, e.lead_id, e.assistant_id, e.schedule::text AS schedule_text,
-           e.step, e.generation, e.next_send_at, e.last_sent_at, e.thread_root,
-           l.time_zone, l.country, l.company_domain, coalesce(l.deleted, false) AS deleted,
-           coalesce(a.send_time_optimization, true) AS optimize,
-           coalesce(a.archived, false) AS archived
-    FROM due
-    JOIN scheduler.enrollments e ON e.id = due.id
-    LEFT JOIN scheduler.leads l ON l.id = e.lead_id
-    LEFT JOIN scheduler.assistants a ON a.id = e.assistant_id
-    ORDER BY e.next_send_at
+    SELECT c.*, m.day, m.sent, m.last_at
+    FROM claimed c
+    LEFT JOIN counters m ON m.assistant_id = c.assistant_id
+    ORDER BY c.next_send_at
     """
 )
 
@@ -60,8 +105,9 @@ _CLAIM_RESUMABLE = text(
 )
 
 
-@dataclass(frozen=True)
-class Due:
+class Due(NamedTuple):
+    """A claimed enrollment with what planning needs (a tuple: a batch builds hundreds)."""
+
     id: uuid.UUID
     org_id: uuid.UUID
     lead_id: uuid.UUID
@@ -80,76 +126,60 @@ class Due:
     thread_root: dict[str, Any] | None = None  # EmailCC: the message the steps answer
 
 
-# Row-level security's predicate (an OR over settings) makes the planner expect a few
-# hundred due rows where a backlog has 100,000: it then reads and sorts all of them for
-# every batch (a bitmap scan and a sort spilled to disk) instead of reading the partial
-# index in order and stopping at the limit. For the claim alone, those plans are off.
-_INDEX_ORDER = text(
-    "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
-)
-_DEFAULT_PLANS = text(
-    "SELECT set_config('enable_bitmapscan', 'on', true), set_config('enable_seqscan', 'on', true)"
-)
+class Claim(NamedTuple):
+    due: list[Due]
+    # The counters of the live rows' mailboxes (lead not deleted, assistant not
+    # archived), locked until the batch commits.
+    mailboxes: dict[uuid.UUID, Mailbox]
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
-    await session.execute(_INDEX_ORDER)
-    rows = await session.execute(_CLAIM_DUE, {"now": now, "limit": limit})
-    names = list(rows.keys())  # plain tuples: a RowMapping per row cost more than planning
-    claimed = [Due(**dict(zip(names, r, strict=True))) for r in rows.all()]
+_FIELDS = len(Due._fields)
+
+
+def _mailbox(
+    time_zone: str | None,
+    daily_limit: int | None,
+    spacing: int | None,
+    day: date,
+    sent: int,
+    last_at: datetime | None,
+) -> Mailbox:
+    return Mailbox(
+        time_zone=time_zone or "UTC",
+        daily_limit=daily_limit if daily_limit is not None else 50,
+        spacing=timedelta(seconds=spacing if spacing is not None else 120),
+        day=day,
+        sent=sent,
+        last_at=last_at,
+    )
+
+
+async def begin_batch(session: AsyncSession) -> None:
+    """Scope the batch's transaction to all orgs and set up the claim's plan."""
+    await session.execute(_BATCH_SETTINGS, {"all_orgs": ALL_ORGS_SETTING})
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Claim:
+    """Up to ``limit`` due enrollments, oldest first, locked (``SKIP LOCKED``), and
+    their mailboxes' counters, locked. After :func:`begin_batch`."""
+    result = await session.execute(_CLAIM_DUE, {"now": now, "limit": limit})
+    if tuple(result.keys())[:_FIELDS] != Due._fields:
+        raise RuntimeError(f"the claim's columns are not Due's fields: {list(result.keys())}")
+    rows = result.all()
     await session.execute(_DEFAULT_PLANS)
-    return claimed
+    # Plain tuples, in the statement's column order: a mapping per row cost more than
+    # planning the step.
+    due: list[Due] = []
+    mailboxes: dict[uuid.UUID, Mailbox] = {}
+    for row in rows:
+        claimed = Due._make(row[:_FIELDS])
+        due.append(claimed)
+        if claimed.deleted or claimed.archived or claimed.assistant_id in mailboxes:
+            continue
+        mailboxes[claimed.assistant_id] = _mailbox(*row[_FIELDS:])
+    return Claim(due, mailboxes)
 
 
 async def claim_resumable(session: AsyncSession, now: datetime, limit: int) -> list[dict[str, Any]]:
     rows = await session.execute(_CLAIM_RESUMABLE, {"now": now, "limit": limit})
     return [dict(r) for r in rows.mappings()]
-
-
-# Create the counters of mailboxes never seen, then lock every one of the batch, in id
-# order (two ticks never deadlock). The arrays keep the SQL the same for every batch.
-_ENSURE_MAILBOXES = text(
-    """
-    INSERT INTO scheduler.mailbox_usage (assistant_id, org_id, day, sent)
-    SELECT m.assistant_id, m.org_id, DATE '1970-01-01', 0
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:orgs AS uuid[])) AS m(assistant_id, org_id)
-    ORDER BY m.assistant_id
-    ON CONFLICT (assistant_id) DO NOTHING
-    """
-)
-_LOCK_MAILBOXES = text(
-    """
-    SELECT u.assistant_id, u.day, u.sent, u.last_at,
-           a.time_zone, a.daily_limit, a.min_spacing_seconds
-    FROM scheduler.mailbox_usage u
-    LEFT JOIN scheduler.assistants a ON a.id = u.assistant_id
-    WHERE u.assistant_id = ANY(CAST(:ids AS uuid[]))
-    ORDER BY u.assistant_id
-    FOR UPDATE OF u
-    """
-)
-
-
-async def lock_mailboxes(
-    session: AsyncSession, assistant_ids: Sequence[uuid.UUID], org_of: dict[uuid.UUID, uuid.UUID]
-) -> dict[uuid.UUID, Mailbox]:
-    """The counters of these assistants' mailboxes, locked (in id order, so two ticks
-    never deadlock) until the tick commits."""
-    ordered = sorted(set(assistant_ids))
-    if not ordered:
-        return {}
-    await session.execute(_ENSURE_MAILBOXES, {"ids": ordered, "orgs": [org_of[a] for a in ordered]})
-    rows = await session.execute(_LOCK_MAILBOXES, {"ids": ordered})
-    return {
-        r.assistant_id: Mailbox(
-            time_zone=r.time_zone or "UTC",
-            daily_limit=r.daily_limit if r.daily_limit is not None else 50,
-            spacing=timedelta(
-                seconds=r.min_spacing_seconds if r.min_spacing_seconds is not None else 120
-            ),
-            day=r.day,
-            sent=r.sent,
-            last_at=r.last_at,
-        )
-        for r in rows
-    }
