@@ -7,7 +7,7 @@ spacing, or the next sending window of the next day) and stays due.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from services.scheduler import timing
@@ -83,5 +83,5 @@ def allocate(mailbox: Mailbox, now: datetime, count: int) -> tuple[list[Verdict]
             )
         )
     if (day, sent, last_at) != (mailbox.day, mailbox.sent, mailbox.last_at):
-        mailbox = replace(mailbox, day=day, sent=sent, last_at=last_at)
+        mailbox = Mailbox(mailbox.time_zone, limit, spacing, day, sent, last_at)
     return verdicts, mailbox

@@ -8,7 +8,8 @@ without doing any of it twice. "Now" is always a parameter.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import text
@@ -40,15 +41,9 @@ _DEFAULT_PLANS = text(
 # locked), then the joins for those rows only: joined in one query, row-level
 # security's predicate makes the planner misjudge the due set, fetch and sort all of
 # it on every batch, and a backlog cost the square of its size. The read models are
-# joined for timing and the mailbox limits (absent: defaults), a key lookup per row
-# (LATERAL … LIMIT 1: the same misjudged count, a handful of assistants, made the
-# planner scan them all for every row).
-#
-# The counters of the claimed live rows' mailboxes are locked in the same statement:
-# created when never seen, and locked in assistant id order (two ticks never
-# deadlock) by the no-op update of ON CONFLICT, which also returns their latest
-# committed values (a tick that held them commits before this one reads them). They
-# stay locked until the batch commits.
+# joined for timing and the mailbox limits, a key lookup per row (LATERAL … LIMIT 1:
+# the same misjudged count, a handful of assistants, made the planner scan them all
+# for every row).
 _CLAIM_DUE = text(
     """
     WITH due AS (
@@ -76,19 +71,8 @@ _CLAIM_DUE = text(
                    a.min_spacing_seconds
             FROM scheduler.assistants a WHERE a.id = e.assistant_id LIMIT 1
         ) a ON true
-    ), counters AS (
-        INSERT INTO scheduler.mailbox_usage AS u (assistant_id, org_id, day, sent)
-        SELECT DISTINCT ON (c.assistant_id) c.assistant_id, c.org_id, DATE '1970-01-01', 0
-        FROM claimed c
-        WHERE NOT c.deleted AND NOT c.archived
-        ORDER BY c.assistant_id
-        ON CONFLICT (assistant_id) DO UPDATE SET day = u.day
-        RETURNING u.assistant_id, u.day, u.sent, u.last_at
     )
-    SELECT c.*, m.day, m.sent, m.last_at
-    FROM claimed c
-    LEFT JOIN counters m ON m.assistant_id = c.assistant_id
-    ORDER BY c.next_send_at
+    SELECT * FROM claimed ORDER BY next_send_at
     """
 )
 
@@ -123,35 +107,11 @@ class Due(NamedTuple):
     deleted: bool
     optimize: bool
     archived: bool
-    thread_root: dict[str, Any] | None = None  # EmailCC: the message the steps answer
-
-
-class Claim(NamedTuple):
-    due: list[Due]
-    # The counters of the live rows' mailboxes (lead not deleted, assistant not
-    # archived), locked until the batch commits.
-    mailboxes: dict[uuid.UUID, Mailbox]
-
-
-_FIELDS = len(Due._fields)
-
-
-def _mailbox(
-    time_zone: str | None,
-    daily_limit: int | None,
-    spacing: int | None,
-    day: date,
-    sent: int,
-    last_at: datetime | None,
-) -> Mailbox:
-    return Mailbox(
-        time_zone=time_zone or "UTC",
-        daily_limit=daily_limit if daily_limit is not None else 50,
-        spacing=timedelta(seconds=spacing if spacing is not None else 120),
-        day=day,
-        sent=sent,
-        last_at=last_at,
-    )
+    thread_root: dict[str, Any] | None  # EmailCC: the message the steps answer
+    # The assistant's sending limits (absent: the defaults, see lock_mailboxes).
+    mailbox_zone: str | None
+    daily_limit: int | None
+    min_spacing_seconds: int | None
 
 
 async def begin_batch(session: AsyncSession) -> None:
@@ -159,27 +119,63 @@ async def begin_batch(session: AsyncSession) -> None:
     await session.execute(_BATCH_SETTINGS, {"all_orgs": ALL_ORGS_SETTING})
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Claim:
-    """Up to ``limit`` due enrollments, oldest first, locked (``SKIP LOCKED``), and
-    their mailboxes' counters, locked. After :func:`begin_batch`."""
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
+    """Up to ``limit`` due enrollments, oldest first, locked (``SKIP LOCKED``). After
+    :func:`begin_batch`."""
     result = await session.execute(_CLAIM_DUE, {"now": now, "limit": limit})
-    if tuple(result.keys())[:_FIELDS] != Due._fields:
+    if tuple(result.keys()) != Due._fields:
         raise RuntimeError(f"the claim's columns are not Due's fields: {list(result.keys())}")
-    rows = result.all()
+    # Plain tuples: a mapping per row cost more than planning the step.
+    claimed = [Due._make(row) for row in result.all()]
     await session.execute(_DEFAULT_PLANS)
-    # Plain tuples, in the statement's column order: a mapping per row cost more than
-    # planning the step.
-    due: list[Due] = []
-    mailboxes: dict[uuid.UUID, Mailbox] = {}
-    for row in rows:
-        claimed = Due._make(row[:_FIELDS])
-        due.append(claimed)
-        if claimed.deleted or claimed.archived or claimed.assistant_id in mailboxes:
-            continue
-        mailboxes[claimed.assistant_id] = _mailbox(*row[_FIELDS:])
-    return Claim(due, mailboxes)
+    return claimed
 
 
 async def claim_resumable(session: AsyncSession, now: datetime, limit: int) -> list[dict[str, Any]]:
     rows = await session.execute(_CLAIM_RESUMABLE, {"now": now, "limit": limit})
     return [dict(r) for r in rows.mappings()]
+
+
+# Create the counters of mailboxes never seen and lock every one of the batch, in one
+# statement: in assistant id order (two ticks never deadlock), by the no-op update of
+# ON CONFLICT, which also returns their latest committed values (a tick that held them
+# has committed by then). The arrays keep the SQL the same for every batch. (Joined
+# with the assistants here, the statement's generic plan, which PostgreSQL uses from
+# the sixth run on, scanned all of them for every mailbox.)
+_LOCK_MAILBOXES = text(
+    """
+    INSERT INTO scheduler.mailbox_usage AS u (assistant_id, org_id, day, sent)
+    SELECT m.assistant_id, m.org_id, DATE '1970-01-01', 0
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:orgs AS uuid[])) AS m(assistant_id, org_id)
+    ORDER BY m.assistant_id
+    ON CONFLICT (assistant_id) DO UPDATE SET day = u.day
+    RETURNING u.assistant_id, u.day, u.sent, u.last_at
+    """
+)
+
+
+async def lock_mailboxes(session: AsyncSession, claimed: Iterable[Due]) -> dict[uuid.UUID, Mailbox]:
+    """The counters of the mailboxes of ``claimed``, with their assistants' limits
+    (absent: the defaults), locked until the batch commits."""
+    of: dict[uuid.UUID, Due] = {}
+    for due in claimed:
+        of.setdefault(due.assistant_id, due)
+    if not of:
+        return {}
+    rows = await session.execute(
+        _LOCK_MAILBOXES, {"ids": list(of), "orgs": [d.org_id for d in of.values()]}
+    )
+    mailboxes: dict[uuid.UUID, Mailbox] = {}
+    for assistant_id, day, sent, last_at in rows:
+        due = of[assistant_id]
+        mailboxes[assistant_id] = Mailbox(
+            time_zone=due.mailbox_zone or "UTC",
+            daily_limit=due.daily_limit if due.daily_limit is not None else 50,
+            spacing=timedelta(
+                seconds=due.min_spacing_seconds if due.min_spacing_seconds is not None else 120
+            ),
+            day=day,
+            sent=sent,
+            last_at=last_at,
+        )
+    return mailboxes

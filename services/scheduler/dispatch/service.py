@@ -11,13 +11,14 @@ delivers them.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -52,19 +53,13 @@ async def tick(
 ) -> TickResult:
     """Do what is due at ``now``: up to ``max_batches`` batches of ``batch_size``."""
     result = TickResult()
-    # One connection for the tick's transactions (a checkout per batch cost a ping).
-    async with database.engine.connect() as connection:
-        async with _transaction(database, connection) as session:
+    # Two connections for the tick's transactions, the batches taking turns (a checkout
+    # per batch cost a ping).
+    async with database.engine.connect() as first, database.engine.connect() as second:
+        async with _transaction(database, first) as session:
             await scope_to_all_orgs(session)
             result.resumed = await _resume(session, now, batch_size)
-        for _ in range(max_batches):
-            async with _transaction(database, connection) as session:
-                await repository.begin_batch(session)
-                claim = await repository.claim_due(session, now, batch_size)
-                if claim.due:
-                    await _dispatch(session, claim, now, result)
-            if len(claim.due) < batch_size:
-                break
+        await _batches(database, (first, second), now, batch_size, max_batches, result)
     if result.dispatched or result.deferred or result.resumed:
         log.info(
             "tick",
@@ -74,6 +69,68 @@ async def tick(
             batches=result.batches,
         )
     return result
+
+
+async def _batches(
+    database: Database,
+    connections: tuple[AsyncConnection, AsyncConnection],
+    now: datetime,
+    batch_size: int,
+    max_batches: int,
+    result: TickResult,
+) -> None:
+    """The tick's batches, each started once the one before it has claimed a full batch:
+    PostgreSQL claims the next batch (on the other connection) while Python plans this
+    one. They share the work as two replicas would: ``SKIP LOCKED`` gives them
+    different rows, and the next batch waits for the mailbox counters this one locked
+    until it commits. A batch that claims less than ``batch_size`` is the last."""
+    loop = asyncio.get_running_loop()
+    in_flight: list[asyncio.Task[None]] = []
+    try:
+        for n in range(max_batches):
+            if len(in_flight) == len(connections):
+                await in_flight.pop(0)  # its connection is free again
+            claimed: asyncio.Future[int] = loop.create_future()
+            batch = asyncio.create_task(
+                _batch(database, connections[n % 2], now, batch_size, result, claimed)
+            )
+            in_flight.append(batch)
+            await asyncio.wait((claimed, batch), return_when=asyncio.FIRST_COMPLETED)
+            if not claimed.done():
+                await batch  # it failed before it claimed: its error
+            if claimed.result() < batch_size:
+                break
+        while in_flight:
+            await in_flight.pop(0)
+    except asyncio.CancelledError:
+        for task in in_flight:
+            task.cancel()
+        raise
+    finally:
+        # On an error, the batch still in flight ends (commits or rolls back) before
+        # its connection goes back to the pool; the first error is the one raised.
+        if in_flight:
+            await asyncio.wait(in_flight)
+            for task in in_flight:
+                if not task.cancelled():
+                    task.exception()
+
+
+async def _batch(
+    database: Database,
+    connection: AsyncConnection,
+    now: datetime,
+    batch_size: int,
+    result: TickResult,
+    claimed: asyncio.Future[int],
+) -> None:
+    """One batch in one transaction; ``claimed`` is set to how many rows it claimed."""
+    async with _transaction(database, connection) as session:
+        await repository.begin_batch(session)
+        claim = await repository.claim_due(session, now, batch_size)
+        claimed.set_result(len(claim))
+        if claim:
+            await _dispatch(session, claim, now, result)
 
 
 @asynccontextmanager
@@ -110,14 +167,26 @@ def _clock(due: repository.Due) -> planning.LeadClock:
     return planning.LeadClock(due.lead_id, due.time_zone, due.country, due.optimize)
 
 
+class _Advance(NamedTuple):
+    """A step handed on: its ``SequenceSend``, the row's new state and its
+    ``EnrollmentUpdated``."""
+
+    send: dict[str, Any]
+    status: str
+    step: int
+    next_send_at: datetime | None
+    next_send_reason: str | None
+    reason: str
+    event: dict[str, Any]
+
+
 async def _dispatch(
-    session: AsyncSession, claim: repository.Claim, now: datetime, result: TickResult
+    session: AsyncSession, claimed: list[repository.Due], now: datetime, result: TickResult
 ) -> None:
-    mailboxes = claim.mailboxes
     changes = writes.ClaimedChanges()
     messages: list[writes.Outgoing] = []
     live: list[repository.Due] = []
-    for due in claim.due:
+    for due in claimed:
         if due.deleted or due.archived:
             why = "the lead was deleted" if due.deleted else "the assistant was archived"
             changes.add(due.id, "stopped", due.step, None, None, due.last_sent_at, why)
@@ -138,19 +207,35 @@ async def _dispatch(
         session,
         [enrollment_rows.HistoryKey(d.org_id, d.lead_id, d.company_domain) for d in live],
     )
-    by_assistant: dict[uuid.UUID, list[repository.Due]] = defaultdict(list)
-    for due in live:
-        by_assistant[due.assistant_id].append(due)
+    # Every live step is planned as if it goes now before the mailbox counters are
+    # locked: the batch before this one holds them until it commits, and this one plans
+    # meanwhile. A step the limits hold back drops its plan.
+    no_history = timing.ReplyHistory()
+    plans = [_advance(due, now, histories.get(due.lead_id, no_history)) for due in live]
+    by_assistant: dict[uuid.UUID, list[tuple[repository.Due, _Advance]]] = defaultdict(list)
+    for due, plan in zip(live, plans, strict=True):
+        by_assistant[due.assistant_id].append((due, plan))
+    mailboxes = await repository.lock_mailboxes(session, live)
     batches: list[dict[str, Any]] = []  # one per mailbox, in one dispatch job
     advanced: list[dict[str, Any]] = []  # in one enrollments.updated
-    no_history = timing.ReplyHistory()
-    for assistant_id, dues in by_assistant.items():
-        verdicts, mailboxes[assistant_id] = limits.allocate(mailboxes[assistant_id], now, len(dues))
+    for assistant_id, steps in by_assistant.items():
+        verdicts, mailboxes[assistant_id] = limits.allocate(
+            mailboxes[assistant_id], now, len(steps)
+        )
         sends: list[dict[str, Any]] = []
-        for due, verdict in zip(dues, verdicts, strict=True):
+        for (due, plan), verdict in zip(steps, verdicts, strict=True):
             if verdict.send:
-                history = histories.get(due.lead_id, no_history)
-                sends.append(_advance(due, now, history, changes, advanced))
+                sends.append(plan.send)
+                changes.add(
+                    due.id,
+                    plan.status,
+                    plan.step,
+                    plan.next_send_at,
+                    plan.next_send_reason,
+                    now,
+                    plan.reason,
+                )
+                advanced.append(plan.event)
             else:
                 assert verdict.at is not None
                 assert verdict.reason is not None
@@ -161,7 +246,7 @@ async def _dispatch(
                 result.deferred += 1
         if sends:
             # Random (a UUIDv7 or a uuid5 each cost more than planning a step).
-            batches.append(payloads.batch(uuid.uuid4(), dues[0].org_id, assistant_id, sends))
+            batches.append(payloads.batch(uuid.uuid4(), steps[0][0].org_id, assistant_id, sends))
             result.batches += 1
             result.dispatched += len(sends)
             result.by_assistant[assistant_id] = result.by_assistant.get(assistant_id, 0) + len(
@@ -176,16 +261,8 @@ async def _dispatch(
     await writes.write_batch(session, changes, mailboxes, messages, now)
 
 
-def _advance(
-    due: repository.Due,
-    now: datetime,
-    history: timing.ReplyHistory,
-    changes: writes.ClaimedChanges,
-    advanced: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """Step ``due.step`` goes now; the next one is planned from now. Its row change
-    and its ``EnrollmentUpdated`` are added to ``changes`` and ``advanced``; its
-    ``SequenceSend`` is returned."""
+def _advance(due: repository.Due, now: datetime, history: timing.ReplyHistory) -> _Advance:
+    """Step ``due.step`` goes now; the next one is planned from now."""
     schedule = planning.snapshot(due.schedule_text)
     total = len(schedule.steps)
     send = payloads.send(
@@ -201,27 +278,21 @@ def _advance(
     following = due.step + 1
     if following > total:
         reason = f"step {due.step} of {total} handed to the mailer: the sequence is complete"
-        changes.add(due.id, "completed", following, None, None, now, reason)
-        advanced.append(
-            payloads.updated(
-                due.lead_id, due.org_id, "completed", None, due.generation, None, None, reason, now
-            )
+        event = payloads.updated(
+            due.lead_id, due.org_id, "completed", None, due.generation, None, None, reason, now
         )
-        return send
+        return _Advance(send, "completed", following, None, None, reason, event)
     planned = planning.plan_step(schedule, following, now, _clock(due), history)
     reason = f"step {due.step} of {total} handed to the mailer"
-    changes.add(due.id, "active", following, planned.at, planned.reason, now, reason)
-    advanced.append(
-        payloads.updated(
-            due.lead_id,
-            due.org_id,
-            "active",
-            following,
-            due.generation,
-            planned.at,
-            planned.reason,
-            reason,
-            now,
-        )
+    event = payloads.updated(
+        due.lead_id,
+        due.org_id,
+        "active",
+        following,
+        due.generation,
+        planned.at,
+        planned.reason,
+        reason,
+        now,
     )
-    return send
+    return _Advance(send, "active", following, planned.at, planned.reason, reason, event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Text, cast, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -159,8 +159,9 @@ async def change(session: AsyncSession, enrollment_id: uuid.UUID, **values: Any)
 # -- reply histograms ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HistoryKey:
+class HistoryKey(NamedTuple):
+    """A lead's keys to its reply histograms (a tuple: the tick builds one per step)."""
+
     org_id: uuid.UUID
     lead_id: uuid.UUID
     domain: str | None
@@ -197,6 +198,9 @@ async def histories(
     for org_id, scope, key, hour, replies in rows:
         histogram = counts.setdefault((org_id, scope, key), [0] * timing.HOURS_PER_WEEK)
         histogram[hour] = replies
+    if not counts:
+        # No replies to any of them yet (every lead of a new org): one empty history.
+        return dict.fromkeys((k.lead_id for k in keys), timing.ReplyHistory())
 
     def of(org_id: uuid.UUID, scope: str, key: str | None) -> tuple[int, ...] | None:
         if key is None:
