@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from services.scheduler import timing
 
 
-@dataclass(frozen=True)
-class Mailbox:
-    """An assistant's limits and its counters as locked for this tick."""
+class Mailbox(NamedTuple):
+    """An assistant's limits and its counters as locked for this tick (a tuple: a batch
+    builds hundreds)."""
 
     time_zone: str
     daily_limit: int

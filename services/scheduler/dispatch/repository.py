@@ -19,21 +19,18 @@ from services.kit.db import ALL_ORGS_SETTING
 from services.scheduler.dispatch.limits import Mailbox
 
 # The batch's settings, in one round trip: the transaction spans orgs
-# (``kit.db.scope_to_all_orgs``), and the claim's plan (below). JIT stays off for the
-# whole batch: the claim's estimated cost (the due index read to its end, as the
-# planner counts it) made PostgreSQL compile it on every batch, about 20 ms each, for
-# statements that read and write a few hundred rows by key.
+# (``kit.db.scope_to_all_orgs``), JIT is off (the claim's estimated cost, the due index
+# read to its end as the planner counts it, made PostgreSQL compile it on every batch,
+# about 20 ms each), and so are bitmap and sequential scans: row-level security's
+# predicate (an OR over settings) makes the planner expect a few hundred due rows where
+# a backlog has 100,000, and it then read and sorted all of them for every batch (a
+# bitmap scan and a sort spilled to disk) instead of reading the partial index in order
+# and stopping at the limit. They stay off for the rest of the batch, whose statements
+# all read and write by key (the reply histograms, the mailbox counters, the claimed
+# rows): add none that needs a scan.
 _BATCH_SETTINGS = text(
     "SELECT set_config(:all_orgs, 'on', true), set_config('jit', 'off', true), "
     "set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
-)
-# Row-level security's predicate (an OR over settings) makes the planner expect a few
-# hundred due rows where a backlog has 100,000: it then reads and sorts all of them for
-# every batch (a bitmap scan and a sort spilled to disk) instead of reading the partial
-# index in order and stopping at the limit. For the claim alone, those plans are off;
-# the next statement turns them back on.
-_DEFAULT_PLANS = text(
-    "SELECT set_config('enable_bitmapscan', 'on', true), set_config('enable_seqscan', 'on', true)"
 )
 
 # Oldest due first. The claimed rows first, alone (the partial index on next_send_at
@@ -115,7 +112,7 @@ class Due(NamedTuple):
 
 
 async def begin_batch(session: AsyncSession) -> None:
-    """Scope the batch's transaction to all orgs and set up the claim's plan."""
+    """Scope the batch's transaction to all orgs and set up its plans (above)."""
     await session.execute(_BATCH_SETTINGS, {"all_orgs": ALL_ORGS_SETTING})
 
 
@@ -126,9 +123,7 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Du
     if tuple(result.keys()) != Due._fields:
         raise RuntimeError(f"the claim's columns are not Due's fields: {list(result.keys())}")
     # Plain tuples: a mapping per row cost more than planning the step.
-    claimed = [Due._make(row) for row in result.all()]
-    await session.execute(_DEFAULT_PLANS)
-    return claimed
+    return [Due._make(row) for row in result.all()]
 
 
 async def claim_resumable(session: AsyncSession, now: datetime, limit: int) -> list[dict[str, Any]]:

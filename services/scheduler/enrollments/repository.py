@@ -167,13 +167,15 @@ class HistoryKey(NamedTuple):
     domain: str | None
 
 
+# The histograms by key (org, scope, key: the primary key's first columns), so each is
+# an index lookup: matched on scope and key alone, the query read the whole table on
+# every tick batch.
 _HISTORIES = text(
     """
-    SELECT org_id, scope, key, hour, replies
-    FROM scheduler.reply_hours
-    WHERE (scope = 'lead' AND key = ANY(CAST(:leads AS text[])))
-       OR (scope = 'org' AND key = ANY(CAST(:orgs AS text[])))
-       OR (scope = 'domain' AND key = ANY(CAST(:domains AS text[])))
+    SELECT r.org_id, r.scope, r.key, r.hour, r.replies
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:scopes AS text[]), CAST(:keys AS text[]))
+         AS k(org_id, scope, key)
+    JOIN scheduler.reply_hours r ON r.org_id = k.org_id AND r.scope = k.scope AND r.key = k.key
     """
 )
 
@@ -186,13 +188,19 @@ async def histories(
     if not keys:
         return {}
     counts: dict[tuple[uuid.UUID, str, str], list[int]] = {}
+    wanted: set[tuple[uuid.UUID, str, str]] = set()
+    for k in keys:
+        wanted.add((k.org_id, "lead", str(k.lead_id)))
+        wanted.add((k.org_id, "org", str(k.org_id)))
+        if k.domain:
+            wanted.add((k.org_id, "domain", k.domain))
     # Arrays, not IN lists: the same SQL for every batch, nothing compiled per size.
     rows = await session.execute(
         _HISTORIES,
         {
-            "leads": [str(k.lead_id) for k in keys],
-            "orgs": sorted({str(k.org_id) for k in keys}),
-            "domains": sorted({k.domain for k in keys if k.domain}),
+            "orgs": [org for org, _, _ in wanted],
+            "scopes": [scope for _, scope, _ in wanted],
+            "keys": [key for _, _, key in wanted],
         },
     )
     for org_id, scope, key, hour, replies in rows:
