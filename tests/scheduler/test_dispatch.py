@@ -1,5 +1,6 @@
 """The tick against the real database: two replicas never dispatch a step twice and
-lose none; mailbox limits are kept without dropping a send."""
+lose none, nor does a tick whose batch fails; mailbox limits are kept without dropping
+a send."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from services.kit.db import Database, scope_to_all_orgs, scope_to_org
 from services.kit.jobs import JobCall
+from services.scheduler.dispatch import writes
 from services.scheduler.dispatch.service import tick
 from services.scheduler.enrollments import service
 from services.scheduler.models import enrollments, outbox
@@ -127,6 +130,34 @@ async def test_two_replicas_dispatch_every_due_step_exactly_once(
     # Both replicas took a share (SKIP LOCKED), and nothing is left due.
     assert all(r.dispatched > 0 for r in results)
     assert (await tick(committed, now=NOW)).dispatched == 0
+
+
+async def test_a_failed_batch_leaves_its_steps_due_and_the_next_tick_sends_them(
+    committed: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tick's batches overlap (the next one claims while this one is planned): the
+    one that fails rolls back, the others commit, and the tick raises its error."""
+    await seed(committed, 40)
+    write_batch = writes.write_batch
+    calls = 0
+
+    async def second_fails(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the database went away")
+        await write_batch(*args)
+
+    monkeypatch.setattr(writes, "write_batch", second_fails)
+    with pytest.raises(RuntimeError, match="went away"):
+        await tick(committed, now=NOW, batch_size=10)
+    monkeypatch.undo()
+    handed = len(await dispatched_steps(committed))
+    assert 10 <= handed <= 30
+    assert (await tick(committed, now=NOW, batch_size=10)).dispatched == 40 - handed
+    steps = await dispatched_steps(committed)
+    assert len(steps) == 40
+    assert Counter(steps).most_common(1)[0][1] == 1
 
 
 async def test_daily_limit_moves_sends_to_the_next_day_without_dropping_any(
