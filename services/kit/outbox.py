@@ -225,7 +225,10 @@ class OutboxRelay:
                     occurred_at=row.created_at,
                     payload=row.payload,
                 )
-                body = envelope.model_dump(mode="json")
+                # The payload is the stored JSON (JSON types only): dumped as it is, not
+                # walked value by value again (a tick batch's rows hold hundreds of steps).
+                body = envelope.model_dump(mode="json", exclude={"payload"})
+                body["payload"] = envelope.payload
                 consumers = self.routes.get(row.name, ())
                 if not consumers:
                     log.info("outbox_event_without_consumer", message=row.name, id=str(row.id))

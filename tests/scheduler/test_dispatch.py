@@ -1,5 +1,6 @@
 """The tick against the real database: two replicas never dispatch a step twice and
-lose none; mailbox limits are kept without dropping a send."""
+lose none, nor does a tick whose batch fails; mailbox limits are kept without dropping
+a send."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from services.kit.db import Database, scope_to_all_orgs, scope_to_org
 from services.kit.jobs import JobCall
+from services.scheduler.dispatch import writes
 from services.scheduler.dispatch.service import tick
 from services.scheduler.enrollments import service
 from services.scheduler.models import enrollments, outbox
@@ -21,6 +24,7 @@ from shared.contracts import AssistantUpserted, Contract
 from shared.contracts.assistants import Mailbox
 from shared.contracts.leads import EnrollmentRequested
 from shared.contracts.schedules import ScheduleSnapshot, ScheduleStep, Wait
+from shared.contracts.sequence import EnrollmentsUpdated, EnrollmentUpdated, SequenceDispatch
 from shared.renderer.tones import Tone
 from tests.support.jobs import job_call
 
@@ -85,18 +89,26 @@ async def seed(
 
 
 async def dispatched_steps(database: Database) -> list[tuple[str, int]]:
-    """Every (enrollment, step) handed to the mailer, from the outbox's dispatches."""
+    """Every (enrollment, step) handed to the mailer, from the outbox's dispatches.
+    Every row the tick wrote is its contract's JSON (validated, and dumped back the
+    same)."""
     async with database.transaction() as session:
         await scope_to_all_orgs(session)
-        rows = await session.execute(
-            select(outbox.c.payload).where(outbox.c.name == "send_sequence_dispatch")
-        )
-        return [
-            (s["enrollment_id"], s["step"])
-            for (p,) in rows
-            for batch in p["batches"]
-            for s in batch["sends"]
-        ]
+        rows = (await session.execute(select(outbox.c.name, outbox.c.payload))).all()
+    contracts: dict[str, type[Contract]] = {
+        "send_sequence_dispatch": SequenceDispatch,
+        "enrollments.updated": EnrollmentsUpdated,
+        "enrollment.updated": EnrollmentUpdated,
+    }
+    for name, payload in rows:
+        assert contracts[name].model_validate(payload).model_dump(mode="json") == payload
+    return [
+        (s["enrollment_id"], s["step"])
+        for name, p in rows
+        if name == "send_sequence_dispatch"
+        for batch in p["batches"]
+        for s in batch["sends"]
+    ]
 
 
 async def test_two_replicas_dispatch_every_due_step_exactly_once(
@@ -118,6 +130,34 @@ async def test_two_replicas_dispatch_every_due_step_exactly_once(
     # Both replicas took a share (SKIP LOCKED), and nothing is left due.
     assert all(r.dispatched > 0 for r in results)
     assert (await tick(committed, now=NOW)).dispatched == 0
+
+
+async def test_a_failed_batch_leaves_its_steps_due_and_the_next_tick_sends_them(
+    committed: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tick's batches overlap (the next one claims while this one is planned): the
+    one that fails rolls back, the others commit, and the tick raises its error."""
+    await seed(committed, 40)
+    write_batch = writes.write_batch
+    calls = 0
+
+    async def second_fails(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the database went away")
+        await write_batch(*args)
+
+    monkeypatch.setattr(writes, "write_batch", second_fails)
+    with pytest.raises(RuntimeError, match="went away"):
+        await tick(committed, now=NOW, batch_size=10)
+    monkeypatch.undo()
+    handed = len(await dispatched_steps(committed))
+    assert 10 <= handed <= 30
+    assert (await tick(committed, now=NOW, batch_size=10)).dispatched == 40 - handed
+    steps = await dispatched_steps(committed)
+    assert len(steps) == 40
+    assert Counter(steps).most_common(1)[0][1] == 1
 
 
 async def test_daily_limit_moves_sends_to_the_next_day_without_dropping_any(

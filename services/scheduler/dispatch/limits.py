@@ -7,15 +7,16 @@ spacing, or the next sending window of the next day) and stays due.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from services.scheduler import timing
 
 
-@dataclass(frozen=True)
-class Mailbox:
-    """An assistant's limits and its counters as locked for this tick."""
+class Mailbox(NamedTuple):
+    """An assistant's limits and its counters as locked for this tick (a tuple: a batch
+    builds hundreds)."""
 
     time_zone: str
     daily_limit: int
@@ -34,16 +35,13 @@ class Verdict:
     reason: str | None = None
 
 
-def today(mailbox: Mailbox, now: datetime) -> Mailbox:
-    """The counters of ``now``'s local day (a new day starts at zero). The day only
-    moves forward: a ``now`` of an earlier day than the counters' keeps them."""
-    day = timing.local_day(now, mailbox.time_zone)
-    return replace(mailbox, day=day, sent=0) if day > mailbox.day else mailbox
+_SEND = Verdict(True)
 
 
 def allocate(mailbox: Mailbox, now: datetime, count: int) -> tuple[list[Verdict], Mailbox]:
     """Verdicts for ``count`` due sends in order, and the counters after them."""
-    if timing.local_day(now, mailbox.time_zone) < mailbox.day:
+    day = timing.local_day(now, mailbox.time_zone)
+    if day < mailbox.day:
         # A late tick: replicas read their own clocks and a slow tick's later batches
         # keep its "now", so a tick of 23:59 may lock the counters after one of 00:01
         # has counted the new day. The old day's count is gone: sending now could
@@ -55,31 +53,36 @@ def allocate(mailbox: Mailbox, now: datetime, count: int) -> tuple[list[Verdict]
             "daily limit: this mailbox already counts the sends of the next day",
         )
         return [later] * count, mailbox
-    mailbox = today(mailbox, now)
+    # The counters of now's local day (a new day starts at zero; the day only moves
+    # forward), as locals: a batch allocates hundreds of sends, one at a time.
+    sent = mailbox.sent if day == mailbox.day else 0
+    last_at, limit, spacing = mailbox.last_at, mailbox.daily_limit, mailbox.spacing
     verdicts: list[Verdict] = []
     waiting = 0  # sends already pushed behind the spacing in this tick
     for _ in range(count):
-        if mailbox.sent >= mailbox.daily_limit:
+        if sent >= limit:
             verdicts.append(
                 Verdict(
                     False,
                     timing.start_of_next_day(now, mailbox.time_zone),
-                    f"daily limit of {mailbox.daily_limit} sends from this mailbox reached",
+                    f"daily limit of {limit} sends from this mailbox reached",
                 )
             )
             continue
-        next_free = mailbox.last_at + mailbox.spacing if mailbox.last_at else now
+        next_free = last_at + spacing if last_at else now
         if next_free <= now and waiting == 0:
-            verdicts.append(Verdict(True))
-            mailbox = replace(mailbox, sent=mailbox.sent + 1, last_at=now)
+            verdicts.append(_SEND)
+            sent, last_at = sent + 1, now
             continue
         waiting += 1
         base = max(next_free, now)
         verdicts.append(
             Verdict(
                 False,
-                base + mailbox.spacing * (waiting - 1),
-                f"mailbox spacing: one send every {int(mailbox.spacing.total_seconds())} s",
+                base + spacing * (waiting - 1),
+                f"mailbox spacing: one send every {int(spacing.total_seconds())} s",
             )
         )
+    if (day, sent, last_at) != (mailbox.day, mailbox.sent, mailbox.last_at):
+        mailbox = Mailbox(mailbox.time_zone, limit, spacing, day, sent, last_at)
     return verdicts, mailbox

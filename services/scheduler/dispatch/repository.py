@@ -1,4 +1,4 @@
-"""SQL of the tick: claiming due enrollments and locking mailbox counters.
+"""SQL of the tick: claiming due enrollments and locking their mailboxes' counters.
 
 Both run in a transaction scoped to all orgs (a tick spans them) and lock with
 ``SKIP LOCKED``/``FOR UPDATE`` so that several scheduler replicas share the work
@@ -8,43 +8,70 @@ without doing any of it twice. "Now" is always a parameter.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kit.db import ALL_ORGS_SETTING
 from services.scheduler.dispatch.limits import Mailbox
 
-# Oldest due first; the partial index on next_send_at of active rows makes this read
-# only what is due. The read models are joined for timing (absent: defaults).
-# The ids first, alone (the partial index on next_send_at of active rows, read in order
-# and stopped at the limit), then the joins for those rows only: joined in one query,
-# row-level security's predicate makes the planner misjudge the due set, fetch and sort
-# all of it on every batch, and a backlog cost the square of its size.
+# The batch's settings, in one round trip: the transaction spans orgs
+# (``kit.db.scope_to_all_orgs``), JIT is off (the claim's estimated cost, the due index
+# read to its end as the planner counts it, made PostgreSQL compile it on every batch,
+# about 20 ms each), and so are bitmap and sequential scans: row-level security's
+# predicate (an OR over settings) makes the planner expect a few hundred due rows where
+# a backlog has 100,000, and it then read and sorted all of them for every batch (a
+# bitmap scan and a sort spilled to disk) instead of reading the partial index in order
+# and stopping at the limit. They stay off for the rest of the batch, whose statements
+# all read and write by key (the reply histograms, the mailbox counters, the claimed
+# rows): add none that needs a scan.
+_BATCH_SETTINGS = text(
+    "SELECT set_config(:all_orgs, 'on', true), set_config('jit', 'off', true), "
+    "set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
+)
+
+# Oldest due first. The claimed rows first, alone (the partial index on next_send_at
+# of active rows, read in order and stopped at the limit; the columns of the version
+# locked), then the joins for those rows only: joined in one query, row-level
+# security's predicate makes the planner misjudge the due set, fetch and sort all of
+# it on every batch, and a backlog cost the square of its size. The read models are
+# joined for timing and the mailbox limits, a key lookup per row (LATERAL … LIMIT 1:
+# the same misjudged count, a handful of assistants, made the planner scan them all
+# for every row).
 _CLAIM_DUE = text(
     """
     WITH due AS (
-        SELECT e.id
+        SELECT e.id, e.org_id, e.lead_id, e.assistant_id, e.schedule::text AS schedule_text,
+               e.step, e.generation, e.next_send_at, e.last_sent_at, e.thread_root,
+               e.wait_ends_at, e.started_at
         FROM scheduler.enrollments e
         WHERE e.status = 'active' AND e.next_send_at <= :now
         ORDER BY e.next_send_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        SELECT e.id, e.org_id, e.lead_id, e.assistant_id, e.schedule_text, e.step,
+               e.generation, e.next_send_at, e.last_sent_at,
+               l.time_zone, l.country, l.company_domain, coalesce(l.deleted, false) AS deleted,
+               coalesce(a.send_time_optimization, true) AS optimize,
+               coalesce(a.archived, false) AS archived, e.thread_root,
+               a.time_zone AS mailbox_zone, a.daily_limit, a.min_spacing_seconds,
+               e.wait_ends_at, e.started_at
+        FROM due e
+        LEFT JOIN LATERAL (
+            SELECT l.time_zone, l.country, l.company_domain, l.deleted
+            FROM scheduler.leads l WHERE l.id = e.lead_id LIMIT 1
+        ) l ON true
+        LEFT JOIN LATERAL (
+            SELECT a.send_time_optimization, a.archived, a.time_zone, a.daily_limit,
+                   a.min_spacing_seconds
+            FROM scheduler.assistants a WHERE a.id = e.assistant_id LIMIT 1
+        ) a ON true
     )
-    SELECT e.id, e.org_id, e.lead_id, e.assistant_id, e.schedule::text AS schedule_text,
-           e.step, e.generation, e.started_at, e.next_send_at, e.wait_ends_at, e.last_sent_at,
-           e.thread_root,
-           l.time_zone, l.country, l.company_domain, coalesce(l.deleted, false) AS deleted,
-           coalesce(a.send_time_optimization, true) AS optimize,
-           coalesce(a.archived, false) AS archived
-    FROM due
-    JOIN scheduler.enrollments e ON e.id = due.id
-    LEFT JOIN scheduler.leads l ON l.id = e.lead_id
-    LEFT JOIN scheduler.assistants a ON a.id = e.assistant_id
-    ORDER BY e.next_send_at
+    SELECT * FROM claimed ORDER BY next_send_at
     """
 )
 
@@ -61,8 +88,9 @@ _CLAIM_RESUMABLE = text(
 )
 
 
-@dataclass(frozen=True)
-class Due:
+class Due(NamedTuple):
+    """A claimed enrollment with what planning needs (a tuple: a batch builds hundreds)."""
+
     id: uuid.UUID
     org_id: uuid.UUID
     lead_id: uuid.UUID
@@ -78,30 +106,28 @@ class Due:
     deleted: bool
     optimize: bool
     archived: bool
-    thread_root: dict[str, Any] | None = None  # EmailCC: the message the steps answer
-    wait_ends_at: datetime | None = None  # kept by a deferral (a re-plan starts there)
-    started_at: datetime | None = None  # when its generation began
+    thread_root: dict[str, Any] | None  # EmailCC: the message the steps answer
+    # The assistant's sending limits (absent: the defaults, see lock_mailboxes).
+    mailbox_zone: str | None
+    daily_limit: int | None
+    min_spacing_seconds: int | None
+    wait_ends_at: datetime | None  # kept by a deferral (a re-plan starts there)
+    started_at: datetime | None  # when its generation began
 
 
-# Row-level security's predicate (an OR over settings) makes the planner expect a few
-# hundred due rows where a backlog has 100,000: it then reads and sorts all of them for
-# every batch (a bitmap scan and a sort spilled to disk) instead of reading the partial
-# index in order and stopping at the limit. For the claim alone, those plans are off.
-_INDEX_ORDER = text(
-    "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
-)
-_DEFAULT_PLANS = text(
-    "SELECT set_config('enable_bitmapscan', 'on', true), set_config('enable_seqscan', 'on', true)"
-)
+async def begin_batch(session: AsyncSession) -> None:
+    """Scope the batch's transaction to all orgs and set up its plans (above)."""
+    await session.execute(_BATCH_SETTINGS, {"all_orgs": ALL_ORGS_SETTING})
 
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
-    await session.execute(_INDEX_ORDER)
-    rows = await session.execute(_CLAIM_DUE, {"now": now, "limit": limit})
-    names = list(rows.keys())  # plain tuples: a RowMapping per row cost more than planning
-    claimed = [Due(**dict(zip(names, r, strict=True))) for r in rows.all()]
-    await session.execute(_DEFAULT_PLANS)
-    return claimed
+    """Up to ``limit`` due enrollments, oldest first, locked (``SKIP LOCKED``). After
+    :func:`begin_batch`."""
+    result = await session.execute(_CLAIM_DUE, {"now": now, "limit": limit})
+    if tuple(result.keys()) != Due._fields:
+        raise RuntimeError(f"the claim's columns are not Due's fields: {list(result.keys())}")
+    # Plain tuples: a mapping per row cost more than planning the step.
+    return [Due._make(row) for row in result.all()]
 
 
 async def claim_resumable(session: AsyncSession, now: datetime, limit: int) -> list[dict[str, Any]]:
@@ -109,50 +135,46 @@ async def claim_resumable(session: AsyncSession, now: datetime, limit: int) -> l
     return [dict(r) for r in rows.mappings()]
 
 
-# Create the counters of mailboxes never seen, then lock every one of the batch, in id
-# order (two ticks never deadlock). The arrays keep the SQL the same for every batch.
-_ENSURE_MAILBOXES = text(
+# Create the counters of mailboxes never seen and lock every one of the batch, in one
+# statement: in assistant id order (two ticks never deadlock), by the no-op update of
+# ON CONFLICT, which also returns their latest committed values (a tick that held them
+# has committed by then). The arrays keep the SQL the same for every batch. (Joined
+# with the assistants here, the statement's generic plan, which PostgreSQL uses from
+# the sixth run on, scanned all of them for every mailbox.)
+_LOCK_MAILBOXES = text(
     """
-    INSERT INTO scheduler.mailbox_usage (assistant_id, org_id, day, sent)
+    INSERT INTO scheduler.mailbox_usage AS u (assistant_id, org_id, day, sent)
     SELECT m.assistant_id, m.org_id, DATE '1970-01-01', 0
     FROM unnest(CAST(:ids AS uuid[]), CAST(:orgs AS uuid[])) AS m(assistant_id, org_id)
     ORDER BY m.assistant_id
-    ON CONFLICT (assistant_id) DO NOTHING
-    """
-)
-_LOCK_MAILBOXES = text(
-    """
-    SELECT u.assistant_id, u.day, u.sent, u.last_at,
-           a.time_zone, a.daily_limit, a.min_spacing_seconds
-    FROM scheduler.mailbox_usage u
-    LEFT JOIN scheduler.assistants a ON a.id = u.assistant_id
-    WHERE u.assistant_id = ANY(CAST(:ids AS uuid[]))
-    ORDER BY u.assistant_id
-    FOR UPDATE OF u
+    ON CONFLICT (assistant_id) DO UPDATE SET day = u.day
+    RETURNING u.assistant_id, u.day, u.sent, u.last_at
     """
 )
 
 
-async def lock_mailboxes(
-    session: AsyncSession, assistant_ids: Sequence[uuid.UUID], org_of: dict[uuid.UUID, uuid.UUID]
-) -> dict[uuid.UUID, Mailbox]:
-    """The counters of these assistants' mailboxes, locked (in id order, so two ticks
-    never deadlock) until the tick commits."""
-    ordered = sorted(set(assistant_ids))
-    if not ordered:
+async def lock_mailboxes(session: AsyncSession, claimed: Iterable[Due]) -> dict[uuid.UUID, Mailbox]:
+    """The counters of the mailboxes of ``claimed``, with their assistants' limits
+    (absent: the defaults), locked until the batch commits."""
+    of: dict[uuid.UUID, Due] = {}
+    for due in claimed:
+        of.setdefault(due.assistant_id, due)
+    if not of:
         return {}
-    await session.execute(_ENSURE_MAILBOXES, {"ids": ordered, "orgs": [org_of[a] for a in ordered]})
-    rows = await session.execute(_LOCK_MAILBOXES, {"ids": ordered})
-    return {
-        r.assistant_id: Mailbox(
-            time_zone=r.time_zone or "UTC",
-            daily_limit=r.daily_limit if r.daily_limit is not None else 50,
+    rows = await session.execute(
+        _LOCK_MAILBOXES, {"ids": list(of), "orgs": [d.org_id for d in of.values()]}
+    )
+    mailboxes: dict[uuid.UUID, Mailbox] = {}
+    for assistant_id, day, sent, last_at in rows:
+        due = of[assistant_id]
+        mailboxes[assistant_id] = Mailbox(
+            time_zone=due.mailbox_zone or "UTC",
+            daily_limit=due.daily_limit if due.daily_limit is not None else 50,
             spacing=timedelta(
-                seconds=r.min_spacing_seconds if r.min_spacing_seconds is not None else 120
+                seconds=due.min_spacing_seconds if due.min_spacing_seconds is not None else 120
             ),
-            day=r.day,
-            sent=r.sent,
-            last_at=r.last_at,
+            day=day,
+            sent=sent,
+            last_at=last_at,
         )
-        for r in rows
-    }
+    return mailboxes

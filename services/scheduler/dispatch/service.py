@@ -11,33 +11,29 @@ delivers them.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.kit.db import Database, scope_to_all_orgs
 from services.kit.ids import new_id
 from services.kit.outbox import publish_many
 from services.scheduler import timing
-from services.scheduler.dispatch import limits, repository, writes
+from services.scheduler.dispatch import limits, payloads, repository, writes
 from services.scheduler.enrollments import planning
 from services.scheduler.enrollments import repository as enrollment_rows
 from services.scheduler.enrollments import service as enrollments
 from services.scheduler.models import outbox
 from shared.contracts import Contract
-from shared.contracts.leads import ThreadRoot
-from shared.contracts.sequence import (
-    EnrollmentsUpdated,
-    EnrollmentUpdated,
-    SendSequenceBatch,
-    SequenceDispatch,
-    SequenceSend,
-)
+from shared.contracts.sequence import EnrollmentUpdated
 
 log = structlog.get_logger(__name__)
 
@@ -57,17 +53,13 @@ async def tick(
 ) -> TickResult:
     """Do what is due at ``now``: up to ``max_batches`` batches of ``batch_size``."""
     result = TickResult()
-    async with database.transaction() as session:
-        await scope_to_all_orgs(session)
-        result.resumed = await _resume(session, now, batch_size)
-    for _ in range(max_batches):
-        async with database.transaction() as session:
+    # Two connections for the tick's transactions, the batches taking turns (a checkout
+    # per batch cost a ping).
+    async with database.engine.connect() as first, database.engine.connect() as second:
+        async with _transaction(database, first) as session:
             await scope_to_all_orgs(session)
-            claimed = await repository.claim_due(session, now, batch_size)
-            if claimed:
-                await _dispatch(session, claimed, now, result)
-        if len(claimed) < batch_size:
-            break
+            result.resumed = await _resume(session, now, batch_size)
+        await _batches(database, (first, second), now, batch_size, max_batches, result)
     if result.dispatched or result.deferred or result.resumed:
         log.info(
             "tick",
@@ -77,6 +69,78 @@ async def tick(
             batches=result.batches,
         )
     return result
+
+
+async def _batches(
+    database: Database,
+    connections: tuple[AsyncConnection, AsyncConnection],
+    now: datetime,
+    batch_size: int,
+    max_batches: int,
+    result: TickResult,
+) -> None:
+    """The tick's batches, each started once the one before it has claimed a full batch:
+    PostgreSQL claims the next batch (on the other connection) while Python plans this
+    one. They share the work as two replicas would: ``SKIP LOCKED`` gives them
+    different rows, and the next batch waits for the mailbox counters this one locked
+    until it commits. A batch that claims less than ``batch_size`` is the last."""
+    loop = asyncio.get_running_loop()
+    in_flight: list[asyncio.Task[None]] = []
+    try:
+        for n in range(max_batches):
+            if len(in_flight) == len(connections):
+                await in_flight.pop(0)  # its connection is free again
+            claimed: asyncio.Future[int] = loop.create_future()
+            batch = asyncio.create_task(
+                _batch(database, connections[n % 2], now, batch_size, result, claimed)
+            )
+            in_flight.append(batch)
+            await asyncio.wait((claimed, batch), return_when=asyncio.FIRST_COMPLETED)
+            if not claimed.done():
+                await batch  # it failed before it claimed: its error
+            if claimed.result() < batch_size:
+                break
+        while in_flight:
+            await in_flight.pop(0)
+    except asyncio.CancelledError:
+        for task in in_flight:
+            task.cancel()
+        raise
+    finally:
+        # On an error, the batch still in flight ends (commits or rolls back) before
+        # its connection goes back to the pool; the first error is the one raised.
+        if in_flight:
+            await asyncio.wait(in_flight)
+            for task in in_flight:
+                if not task.cancelled():
+                    task.exception()
+
+
+async def _batch(
+    database: Database,
+    connection: AsyncConnection,
+    now: datetime,
+    batch_size: int,
+    result: TickResult,
+    claimed: asyncio.Future[int],
+) -> None:
+    """One batch in one transaction; ``claimed`` is set to how many rows it claimed."""
+    async with _transaction(database, connection) as session:
+        await repository.begin_batch(session)
+        claim = await repository.claim_due(session, now, batch_size)
+        claimed.set_result(len(claim))
+        if claim:
+            await _dispatch(session, claim, now, result)
+
+
+@asynccontextmanager
+async def _transaction(
+    database: Database, connection: AsyncConnection
+) -> AsyncIterator[AsyncSession]:
+    """A session in one transaction on ``connection``: committed on success, rolled
+    back on error (``Database.transaction`` on a connection the caller holds)."""
+    async with database.sessionmaker(bind=connection) as session, session.begin():
+        yield session
 
 
 async def _resume(session: AsyncSession, now: datetime, limit: int) -> int:
@@ -104,61 +168,97 @@ def _clock(due: repository.Due) -> planning.LeadClock:
     return planning.LeadClock(due.lead_id, due.time_zone, due.country, due.optimize)
 
 
+class _Advance(NamedTuple):
+    """A step handed on: its ``SequenceSend``, the row's new state and its
+    ``EnrollmentUpdated``."""
+
+    send: dict[str, Any]
+    status: str
+    step: int
+    next_send_at: datetime | None
+    next_send_reason: str | None
+    wait_ends_at: datetime | None  # when the next step's wait ends (re-plans start there)
+    reason: str
+    event: dict[str, Any]
+
+
 async def _dispatch(
     session: AsyncSession, claimed: list[repository.Due], now: datetime, result: TickResult
 ) -> None:
-    live = [d for d in claimed if not d.deleted and not d.archived]
-    messages: list[tuple[Contract, uuid.UUID | None]] = []
-    changes: list[writes.ClaimedChange] = []
-    batches: list[SendSequenceBatch] = []  # one per mailbox, in one dispatch job
-    dispatch_id = new_id()
-    advanced: list[EnrollmentUpdated] = []  # in one enrollments.updated
+    changes = writes.ClaimedChanges()
+    messages: list[writes.Outgoing] = []
+    live: list[repository.Due] = []
     for due in claimed:
         if due.deleted or due.archived:
             why = "the lead was deleted" if due.deleted else "the assistant was archived"
-            changes.append(
-                _row_change(due, status="stopped", next_send_at=None, wait_ends_at=None, reason=why)
+            changes.add(due.id, "stopped", due.step, None, None, None, due.last_sent_at, why)
+            stop = EnrollmentUpdated(
+                lead_id=due.lead_id,
+                org_id=due.org_id,
+                status="stopped",
+                step=due.step,
+                generation=due.generation,
+                reason=why,
+                changed_at=now,
             )
-            messages.append((_event(due, "stopped", due.step, None, None, why, now), due.org_id))
+            messages.append(writes.Outgoing.of(stop, due.org_id))
             result.closed += 1
+        else:
+            live.append(due)
     histories = await enrollment_rows.histories(
         session,
         [enrollment_rows.HistoryKey(d.org_id, d.lead_id, d.company_domain) for d in live],
     )
-    by_assistant: dict[uuid.UUID, list[repository.Due]] = defaultdict(list)
-    for due in live:
-        by_assistant[due.assistant_id].append(due)
-    mailboxes = await repository.lock_mailboxes(
-        session, list(by_assistant), {d.assistant_id: d.org_id for d in live}
-    )
-    for assistant_id, dues in by_assistant.items():
-        verdicts, mailboxes[assistant_id] = limits.allocate(mailboxes[assistant_id], now, len(dues))
-        sends: list[SequenceSend] = []
-        for due, verdict in zip(dues, verdicts, strict=True):
-            history = histories.get(due.lead_id, timing.ReplyHistory())
+    # Every live step is planned as if it goes now before the mailbox counters are
+    # locked: the batch before this one holds them until it commits, and this one plans
+    # meanwhile. A step the limits hold back drops its plan.
+    no_history = timing.ReplyHistory()
+    plans = [_advance(due, now, histories.get(due.lead_id, no_history)) for due in live]
+    by_assistant: dict[uuid.UUID, list[tuple[repository.Due, _Advance]]] = defaultdict(list)
+    for due, plan in zip(live, plans, strict=True):
+        by_assistant[due.assistant_id].append((due, plan))
+    mailboxes = await repository.lock_mailboxes(session, live)
+    batches: list[dict[str, Any]] = []  # one per mailbox, in one dispatch job
+    advanced: list[dict[str, Any]] = []  # in one enrollments.updated
+    for assistant_id, steps in by_assistant.items():
+        verdicts, mailboxes[assistant_id] = limits.allocate(
+            mailboxes[assistant_id], now, len(steps)
+        )
+        sends: list[dict[str, Any]] = []
+        for (due, plan), verdict in zip(steps, verdicts, strict=True):
             if verdict.send:
-                send, change, event = _advance(due, now, history)
-                sends.append(send)
-                changes.append(change)
-                advanced.append(event)
+                sends.append(plan.send)
+                changes.add(
+                    due.id,
+                    plan.status,
+                    plan.step,
+                    plan.next_send_at,
+                    plan.next_send_reason,
+                    plan.wait_ends_at,
+                    now,
+                    plan.reason,
+                )
+                advanced.append(plan.event)
             else:
                 assert verdict.at is not None
                 assert verdict.reason is not None
                 at = timing.next_window(
                     verdict.at, time_zone=due.time_zone, country=due.country, optimize=due.optimize
                 )
-                changes.append(_row_change(due, next_send_at=at, next_send_reason=verdict.reason))
+                changes.add(
+                    due.id,
+                    "active",
+                    due.step,
+                    at,
+                    verdict.reason,
+                    due.wait_ends_at,
+                    due.last_sent_at,
+                    "",
+                )
                 result.deferred += 1
         if sends:
-            batches.append(
-                SendSequenceBatch(
-                    # Random (a UUIDv7 or a uuid5 each cost more than planning a step).
-                    batch_id=uuid.uuid4(),
-                    org_id=dues[0].org_id,
-                    assistant_id=assistant_id,
-                    sends=sends,
-                )
-            )
+            # Random (a UUIDv7 or a uuid5 each cost more than planning a step).
+            batches.append(payloads.batch(uuid.uuid4(), steps[0][0].org_id, assistant_id, sends))
             result.batches += 1
             result.dispatched += len(sends)
             result.by_assistant[assistant_id] = result.by_assistant.get(assistant_id, 0) + len(
@@ -167,93 +267,48 @@ async def _dispatch(
     # The batch's sends in one job and its advances in one event (over several orgs:
     # the rows carry no org); stops went one by one above, for the mailer's stop table.
     if batches:
-        messages.append((SequenceDispatch(dispatch_id=dispatch_id, batches=batches), None))
+        messages.append(payloads.dispatch(new_id(), batches))
     if advanced:
-        messages.append((EnrollmentsUpdated(updates=advanced), None))
-    await writes.change_claimed(session, changes, now)
-    await writes.save_mailboxes(session, mailboxes)
-    await writes.publish(session, messages)
+        messages.append(payloads.updates(advanced))
+    await writes.write_batch(session, changes, mailboxes, messages, now)
 
 
-def _row_change(due: repository.Due, **values: Any) -> writes.ClaimedChange:
-    """The claimed row's new state: what ``values`` changes, the rest as it was."""
-    row: dict[str, Any] = {
-        "id": due.id,
-        "status": "active",
-        "step": due.step,
-        "next_send_at": due.next_send_at,
-        "next_send_reason": None,
-        "wait_ends_at": due.wait_ends_at,
-        "last_sent_at": due.last_sent_at,
-        "reason": "",
-    }
-    row.update(values)
-    return writes.ClaimedChange(**row)
-
-
-def _event(
-    due: repository.Due,
-    status: str,
-    step: int | None,
-    next_at: datetime | None,
-    next_reason: str | None,
-    reason: str,
-    now: datetime,
-) -> EnrollmentUpdated:
-    return EnrollmentUpdated(
-        lead_id=due.lead_id,
-        org_id=due.org_id,
-        status=status,
-        step=step,
-        generation=due.generation,
-        next_send_at=next_at,
-        next_send_reason=next_reason,
-        reason=reason,
-        changed_at=now,
-    )
-
-
-def _advance(
-    due: repository.Due, now: datetime, history: timing.ReplyHistory
-) -> tuple[SequenceSend, writes.ClaimedChange, EnrollmentUpdated]:
+def _advance(due: repository.Due, now: datetime, history: timing.ReplyHistory) -> _Advance:
     """Step ``due.step`` goes now; the next one is planned from now."""
     schedule = planning.snapshot(due.schedule_text)
     total = len(schedule.steps)
-    send = SequenceSend(
-        enrollment_id=due.id,
-        lead_id=due.lead_id,
-        generation=due.generation,
-        step=due.step,
-        total_steps=total,
-        tone=schedule.steps[due.step - 1].tone,
-        planned_at=now,
-        thread_root=ThreadRoot.model_validate(due.thread_root) if due.thread_root else None,
-        generation_started_at=due.started_at,
+    send = payloads.send(
+        due.id,
+        due.lead_id,
+        due.generation,
+        due.step,
+        total,
+        schedule.steps[due.step - 1].tone,
+        now,
+        due.thread_root,
+        due.started_at,
     )
     following = due.step + 1
     if following > total:
         reason = f"step {due.step} of {total} handed to the mailer: the sequence is complete"
-        change = _row_change(
-            due,
-            status="completed",
-            step=following,
-            next_send_at=None,
-            wait_ends_at=None,
-            last_sent_at=now,
-            reason=reason,
+        event = payloads.updated(
+            due.lead_id, due.org_id, "completed", None, due.generation, None, None, reason, now
         )
-        return send, change, _event(due, "completed", None, None, None, reason, now)
+        return _Advance(send, "completed", following, None, None, None, reason, event)
     wait_ends_at = planning.wait_end(schedule, following, now)
     planned = planning.plan_from(wait_ends_at, _clock(due), history)
     reason = f"step {due.step} of {total} handed to the mailer"
-    change = _row_change(
-        due,
-        step=following,
-        next_send_at=planned.at,
-        next_send_reason=planned.reason,
-        wait_ends_at=wait_ends_at,
-        last_sent_at=now,
-        reason=reason,
+    event = payloads.updated(
+        due.lead_id,
+        due.org_id,
+        "active",
+        following,
+        due.generation,
+        planned.at,
+        planned.reason,
+        reason,
+        now,
     )
-    event = _event(due, "active", following, planned.at, planned.reason, reason, now)
-    return send, change, event
+    return _Advance(
+        send, "active", following, planned.at, planned.reason, wait_ends_at, reason, event
+    )

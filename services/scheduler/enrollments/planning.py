@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
-from typing import TypeGuard
+from typing import NamedTuple, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.scheduler import timing
@@ -18,9 +18,9 @@ from shared.contracts.schedules import ScheduleSnapshot
 from shared.renderer.tones import Tone
 
 
-@dataclass(frozen=True)
-class LeadClock:
-    """What timing needs of a lead and its assistant."""
+class LeadClock(NamedTuple):
+    """What timing needs of a lead and its assistant (a tuple: the tick builds one per
+    step it plans)."""
 
     lead_id: uuid.UUID
     time_zone: str | None

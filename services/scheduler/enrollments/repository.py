@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Text, cast, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -160,20 +160,23 @@ async def change(session: AsyncSession, enrollment_id: uuid.UUID, **values: Any)
 # -- reply histograms ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HistoryKey:
+class HistoryKey(NamedTuple):
+    """A lead's keys to its reply histograms (a tuple: the tick builds one per step)."""
+
     org_id: uuid.UUID
     lead_id: uuid.UUID
     domain: str | None
 
 
+# The histograms by key (org, scope, key: the primary key's first columns), so each is
+# an index lookup: matched on scope and key alone, the query read the whole table on
+# every tick batch.
 _HISTORIES = text(
     """
-    SELECT org_id, scope, key, hour, replies
-    FROM scheduler.reply_hours
-    WHERE (scope = 'lead' AND key = ANY(CAST(:leads AS text[])))
-       OR (scope = 'org' AND key = ANY(CAST(:orgs AS text[])))
-       OR (scope = 'domain' AND key = ANY(CAST(:domains AS text[])))
+    SELECT r.org_id, r.scope, r.key, r.hour, r.replies
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:scopes AS text[]), CAST(:keys AS text[]))
+         AS k(org_id, scope, key)
+    JOIN scheduler.reply_hours r ON r.org_id = k.org_id AND r.scope = k.scope AND r.key = k.key
     """
 )
 
@@ -186,18 +189,27 @@ async def histories(
     if not keys:
         return {}
     counts: dict[tuple[uuid.UUID, str, str], list[int]] = {}
+    wanted: set[tuple[uuid.UUID, str, str]] = set()
+    for k in keys:
+        wanted.add((k.org_id, "lead", str(k.lead_id)))
+        wanted.add((k.org_id, "org", str(k.org_id)))
+        if k.domain:
+            wanted.add((k.org_id, "domain", k.domain))
     # Arrays, not IN lists: the same SQL for every batch, nothing compiled per size.
     rows = await session.execute(
         _HISTORIES,
         {
-            "leads": [str(k.lead_id) for k in keys],
-            "orgs": sorted({str(k.org_id) for k in keys}),
-            "domains": sorted({k.domain for k in keys if k.domain}),
+            "orgs": [org for org, _, _ in wanted],
+            "scopes": [scope for _, scope, _ in wanted],
+            "keys": [key for _, _, key in wanted],
         },
     )
     for org_id, scope, key, hour, replies in rows:
         histogram = counts.setdefault((org_id, scope, key), [0] * timing.HOURS_PER_WEEK)
         histogram[hour] = replies
+    if not counts:
+        # No replies to any of them yet (every lead of a new org): one empty history.
+        return dict.fromkeys((k.lead_id for k in keys), timing.ReplyHistory())
 
     def of(org_id: uuid.UUID, scope: str, key: str | None) -> tuple[int, ...] | None:
         if key is None:
