@@ -22,7 +22,7 @@ from services.mailer.models import outbox, sequence_sends
 from services.mailer.sequence import repository
 from services.mailer.sequence.connection import org_connection
 from services.mailer.sequence.tasks import handle_batch, on_reply, sweep_sequence
-from shared.contracts.sequence import ReplyReceived, SequenceSend
+from shared.contracts.sequence import ReplyReceived, SendSequenceBatch, SequenceSend
 from shared.renderer.tones import Tone
 from tests.mailer.test_sequence_sends import setup
 from tests.support.jobs import job_call
@@ -48,6 +48,21 @@ async def age(database: Database, batch_id: uuid.UUID, created: timedelta) -> No
             .where(sequence_sends.c.batch_id == batch_id)
             .values(created_at=now - created, updated_at=now - timedelta(hours=1))
         )
+
+
+async def lose(database: Database, batch: SendSequenceBatch) -> None:
+    """The batch's rows, created an hour ago, still queued: its job was lost."""
+    async with org_connection(database, batch.org_id) as conn:
+        await repository.create(
+            conn,
+            org_id=batch.org_id,
+            assistant_id=batch.assistant_id,
+            batch_id=batch.batch_id,
+            sends=batch.sends,
+            ids=[new_id() for _ in batch.sends],
+            message_ids=[f"<{new_id()}@acme.test>" for _ in batch.sends],
+        )
+    await age(database, batch.batch_id, timedelta(hours=1))
 
 
 async def test_a_step_past_the_queue_lifetime_fails_announced_and_a_lost_one_goes_out(
@@ -83,17 +98,7 @@ async def test_a_step_past_the_queue_lifetime_fails_announced_and_a_lost_one_goe
 
     # A lost batch of a known lead, one hour old: swept and sent again.
     lost = await setup(committed, 1)
-    async with org_connection(committed, lost.org_id) as conn:
-        await repository.create(
-            conn,
-            org_id=lost.org_id,
-            assistant_id=lost.assistant_id,
-            batch_id=lost.batch_id,
-            sends=lost.sends,
-            ids=[new_id()],
-            message_ids=[f"<{new_id()}@acme.test>"],
-        )
-    await age(committed, lost.batch_id, timedelta(hours=1))
+    await lose(committed, lost)
 
     await sweep_sequence(worker.ctx)
 
@@ -146,17 +151,7 @@ async def test_a_lost_batch_of_a_restart_after_the_reply_still_goes_out_when_swe
             received_at=replied_at,
         )
         await on_reply(session, job_call(reply, replied_at))
-    async with org_connection(committed, lost.org_id) as conn:
-        await repository.create(
-            conn,
-            org_id=lost.org_id,
-            assistant_id=lost.assistant_id,
-            batch_id=lost.batch_id,
-            sends=lost.sends,
-            ids=[new_id()],
-            message_ids=[f"<{new_id()}@acme.test>"],
-        )
-    await age(committed, lost.batch_id, timedelta(hours=1))
+    await lose(committed, lost)
 
     await sweep_sequence(worker.ctx)
 
