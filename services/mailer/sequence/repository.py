@@ -352,7 +352,7 @@ class Finished:
 
 
 async def advance(
-    conn: Executor,
+    conn: AsyncConnection,
     org_id: uuid.UUID,
     *,
     finished: Finished | None,
@@ -419,17 +419,18 @@ class _DriverStatement:
     names: tuple[str, ...]  # the parameter of each placeholder, in order
     fixed: dict[str, Any]  # the statement's own literals
 
-    async def run(self, conn: Executor, params: dict[str, Any]) -> Any:
+    async def run(self, conn: AsyncConnection, params: dict[str, Any]) -> Any:
         """The statement's row (or None) on ``conn``, an org connection in autocommit
         (:func:`.connection.org_connection`): with SQLAlchemy's transaction bypassed,
         it must be the statement's own."""
-        sync = conn.sync_connection if isinstance(conn, AsyncConnection) else None
-        if sync is None or sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        if conn.sync_connection is None or (
+            conn.sync_connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
+        ):
             raise RuntimeError("advance runs on an org connection in autocommit")
         values = {**self.fixed, **params}
         for name in _JSON.intersection(values):
             values[name] = json.dumps(values[name])
-        driver = (await conn.get_raw_connection()).driver_connection  # type: ignore[union-attr]
+        driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None  # a checked-out connection has one
         return await driver.fetchrow(self.sql, *(values[name] for name in self.names))
 
