@@ -12,6 +12,14 @@ three-step sequence, tones in turn, in batches of ``BENCH_MAIL_BATCH`` (50). One
 batch is sent before the clock starts, so that templates are compiled and caches
 warm.
 
+Rounds: ``BENCH_MAIL_ROUNDS`` (5), each sending every lead one message both ways
+(each round a new generation of every lead's sequence, so a fresh thread), in
+slices: a batch for each mailbox through ``send_batch``, then as many messages raw,
+the order swapped from one slice to the next. This machine is a shared VM whose speed
+drifts by 10-20% from one second to the next: slices a few tenths of a second long
+give both sides the same machine. The figures are each side's median round, and the
+median of the rounds' ratios, with their spread.
+
 Measured: the mailer's real ``send_batch``, one batch after another per mailbox and
 the mailboxes side by side (as a worker runs one job per mailbox at a time): the
 ``queued`` rows created, each message rendered by ``shared.renderer`` (no language
@@ -66,6 +74,7 @@ ADMIN_URL = os.environ.get(
 MESSAGES = int(os.environ.get("BENCH_MAIL_MESSAGES", "2000"))
 MAILBOXES = int(os.environ.get("BENCH_MAIL_MAILBOXES", "4"))
 BATCH = int(os.environ.get("BENCH_MAIL_BATCH", "50"))
+ROUNDS = int(os.environ.get("BENCH_MAIL_ROUNDS", "5"))
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 PASSWORD = "bench-password"  # noqa: S105 - the local test server takes any
@@ -108,7 +117,32 @@ class Sender:
     org_id: uuid.UUID
     address: str
     username: str
-    batches: list[SendSequenceBatch]
+    lead_ids: list[uuid.UUID]
+
+    def batches(self, generation: int) -> list[SendSequenceBatch]:
+        """Step 1 of ``generation`` of every lead's sequence, in batches."""
+        tones = cycle(Tone)
+        sends = [
+            SequenceSend(
+                enrollment_id=uuid.uuid4(),
+                lead_id=lead_id,
+                generation=generation,
+                step=1,
+                total_steps=TOTAL_STEPS,
+                tone=next(tones),
+                planned_at=NOW,
+            )
+            for lead_id in self.lead_ids
+        ]
+        return [
+            SendSequenceBatch(
+                batch_id=new_id(),
+                org_id=self.org_id,
+                assistant_id=self.assistant_id,
+                sends=sends[at : at + BATCH],
+            )
+            for at in range(0, len(sends), BATCH)
+        ]
 
 
 def _call(payload: Contract) -> JobCall[Any]:
@@ -130,8 +164,7 @@ async def _mailbox(
     org_id, assistant_id = uuid.uuid4(), uuid.uuid4()
     address = f"ava{number}@northwind.test"
     username = f"ava{number}"
-    sends: list[SequenceSend] = []
-    tones = cycle(Tone)
+    lead_ids: list[uuid.UUID] = []
     async with database.transaction() as session:
         await on_assistant_upserted(
             session,
@@ -185,33 +218,22 @@ async def _mailbox(
                     )
                 ),
             )
-            sends.append(
-                SequenceSend(
-                    enrollment_id=uuid.uuid4(),
-                    lead_id=lead_id,
-                    generation=1,
-                    step=1,
-                    total_steps=TOTAL_STEPS,
-                    tone=next(tones),
-                    planned_at=NOW,
-                )
-            )
-    batches = [
-        SendSequenceBatch(
-            batch_id=new_id(),
-            org_id=org_id,
-            assistant_id=assistant_id,
-            sends=sends[at : at + BATCH],
-        )
-        for at in range(0, len(sends), BATCH)
-    ]
-    return Sender(assistant_id, org_id, address, username, batches)
+            lead_ids.append(lead_id)
+    return Sender(assistant_id, org_id, address, username, lead_ids)
 
 
 @dataclass(frozen=True)
 class Took:
     seconds: float
     cpu: float  # this process's CPU seconds, the server's share included
+
+    def __add__(self, other: Took) -> Took:
+        return Took(self.seconds + other.seconds, self.cpu + other.cpu)
+
+
+def _median(rounds: list[Took]) -> Took:
+    """The median round by time (the lower middle one of an even number)."""
+    return sorted(rounds, key=lambda took: took.seconds)[(len(rounds) - 1) // 2]
 
 
 async def _timed(work: Awaitable[None]) -> Took:
@@ -220,15 +242,16 @@ async def _timed(work: Awaitable[None]) -> Took:
     return Took(time.perf_counter() - started, time.process_time() - cpu)
 
 
-async def _send_batches(database: Database, out: Outbound, mailboxes: list[Sender]) -> None:
-    """Every mailbox's batches in turn, the mailboxes side by side."""
+async def _send_batches(
+    database: Database, out: Outbound, batches: list[SendSequenceBatch]
+) -> None:
+    """One batch for each mailbox, the mailboxes side by side."""
 
-    async def one(mailbox: Sender) -> None:
-        for batch in mailbox.batches:
-            result = await send_batch(database, batch, out, last_try=False)
-            assert result.sent == len(batch.sends), result
+    async def one(batch: SendSequenceBatch) -> None:
+        result = await send_batch(database, batch, out, last_try=False)
+        assert result.sent == len(batch.sends), result
 
-    await asyncio.gather(*(one(m) for m in mailboxes))
+    await asyncio.gather(*(one(batch) for batch in batches))
 
 
 def _prebuilt(mailbox: Sender, count: int) -> list[tuple[str, bytes]]:
@@ -252,18 +275,32 @@ def _prebuilt(mailbox: Sender, count: int) -> list[tuple[str, bytes]]:
     return built
 
 
-async def _raw(port: int, mailboxes: list[Sender], prebuilt: list[list[tuple[str, bytes]]]) -> None:
-    """The floor: aiosmtplib alone, one reused connection per mailbox."""
-
-    async def one(mailbox: Sender, payloads: list[tuple[str, bytes]]) -> None:
+async def _raw_clients(port: int, mailboxes: list[Sender]) -> list[aiosmtplib.SMTP]:
+    """The floor's connections, one per mailbox, opened and logged in before the clock."""
+    clients = []
+    for mailbox in mailboxes:
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30, start_tls=False)
         await client.connect()
         await client.login(mailbox.username, PASSWORD)
-        for to, data in payloads:
-            await client.sendmail(mailbox.address, [to], data)
-        await client.quit()
+        clients.append(client)
+    return clients
 
-    await asyncio.gather(*(one(m, p) for m, p in zip(mailboxes, prebuilt, strict=True)))
+
+async def _raw(
+    clients: list[aiosmtplib.SMTP],
+    mailboxes: list[Sender],
+    prebuilt: list[list[tuple[str, bytes]]],
+) -> None:
+    """The floor: aiosmtplib alone, each mailbox's messages over its reused connection,
+    the mailboxes side by side."""
+
+    async def one(client: aiosmtplib.SMTP, sender: str, payloads: list[tuple[str, bytes]]) -> None:
+        for to, data in payloads:
+            await client.sendmail(sender, [to], data)
+
+    await asyncio.gather(
+        *(one(c, m.address, p) for c, m, p in zip(clients, mailboxes, prebuilt, strict=True))
+    )
 
 
 @contextlib.contextmanager
@@ -312,33 +349,61 @@ async def _main() -> None:
         mailboxes = [
             await _mailbox(database, box, port, number, per_mailbox) for number in range(MAILBOXES)
         ]
-        total = sum(len(b.sends) for m in mailboxes for b in m.batches)
+        total = sum(len(m.lead_ids) for m in mailboxes)
         warm_up = await _mailbox(database, box, port, MAILBOXES, min(BATCH, 10))
-        await _send_batches(database, out, [warm_up])
+        await _send_batches(database, out, warm_up.batches(1))
+        prebuilt = [_prebuilt(m, len(m.lead_ids)) for m in mailboxes]
+        clients = await _raw_clients(port, mailboxes)
         print(
             f"mail, {total:,} sequence messages over {MAILBOXES} mailboxes side by side, "
-            f"batches of {BATCH}; an aiosmtpd server in this process; load average "
-            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+            f"batches of {BATCH}, {ROUNDS} rounds; an aiosmtpd server in this process; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
 
-        sink.messages = sink.size = 0
-        measured = await _timed(_send_batches(database, out, mailboxes))
-        assert sink.messages == total, (sink.messages, total)
-        measured_size = sink.size / total
+        raws: list[Took] = []
+        ours: list[Took] = []
+        for number in range(ROUNDS):
+            slices = list(zip(*(m.batches(number + 1) for m in mailboxes), strict=True))
+            took_raw, took_ours = Took(0, 0), Took(0, 0)
+            sink.messages = sink.size = 0
+            for at, batches in enumerate(slices):
+                payloads = [p[at * BATCH : (at + 1) * BATCH] for p in prebuilt]
+                raw_slice = _raw(clients, mailboxes, payloads)
+                ours_slice = _send_batches(database, out, list(batches))
+                if at % 2:
+                    took_ours += await _timed(ours_slice)
+                    took_raw += await _timed(raw_slice)
+                else:
+                    took_raw += await _timed(raw_slice)
+                    took_ours += await _timed(ours_slice)
+            assert sink.messages == 2 * total, (sink.messages, total)
+            raws.append(took_raw)
+            ours.append(took_ours)
+        for client in clients:
+            await client.quit()
 
-        prebuilt = [_prebuilt(m, sum(len(b.sends) for b in m.batches)) for m in mailboxes]
+        # The sizes of what each side sent (the round's both halves again, apart).
         sink.messages = sink.size = 0
-        raw = await _timed(_raw(port, mailboxes, prebuilt))
-        assert sink.messages == total, (sink.messages, total)
-        raw_size = sink.size / total
+        await _send_batches(database, out, [m.batches(ROUNDS + 1)[0] for m in mailboxes])
+        measured_size = sink.size / sink.messages
+        sink.messages = sink.size = 0
+        clients = await _raw_clients(port, mailboxes)
+        await _raw(clients, mailboxes, [p[:BATCH] for p in prebuilt])
+        for client in clients:
+            await client.quit()
+        raw_size = sink.size / sink.messages
 
+        ratios = sorted(r.seconds / o.seconds for r, o in zip(raws, ours, strict=True))
+        raw_median = _median(raws)
+        ours_median = _median(ours)
         for label, took, size, note in (
-            ("raw aiosmtplib, a reused connection each", raw, raw_size, ""),
+            ("raw aiosmtplib, a reused connection each", raw_median, raw_size, ""),
             (
                 "send_batch: rendered, rows, pooled SMTP",
-                measured,
+                ours_median,
                 measured_size,
-                f"; {raw.seconds / measured.seconds:.0%} of raw",
+                f"; {ratios[(len(ratios) - 1) // 2]:.0%} of raw, the median round's, "
+                f"rounds {ratios[0]:.0%} to {ratios[-1]:.0%}",
             ),
         ):
             print(

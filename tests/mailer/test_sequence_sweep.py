@@ -19,8 +19,8 @@ from services.kit.db import Database, scope_to_all_orgs
 from services.kit.ids import new_id
 from services.kit.worker import RunningWorker
 from services.mailer.models import outbox, sequence_sends
-from services.mailer.sequence import repository
 from services.mailer.sequence.connection import org_connection
+from services.mailer.sequence.opening import open_batch
 from services.mailer.sequence.tasks import handle_batch, on_reply, sweep_sequence
 from shared.contracts.sequence import ReplyReceived, SendSequenceBatch, SequenceSend
 from shared.renderer.tones import Tone
@@ -53,12 +53,9 @@ async def age(database: Database, batch_id: uuid.UUID, created: timedelta) -> No
 async def lose(database: Database, batch: SendSequenceBatch) -> None:
     """The batch's rows, created an hour ago, still queued: its job was lost."""
     async with org_connection(database, batch.org_id) as conn:
-        await repository.create(
+        await open_batch(
             conn,
-            org_id=batch.org_id,
-            assistant_id=batch.assistant_id,
-            batch_id=batch.batch_id,
-            sends=batch.sends,
+            batch,
             ids=[new_id() for _ in batch.sends],
             message_ids=[f"<{new_id()}@acme.test>" for _ in batch.sends],
         )

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import email.charset
 import email.utils
-import uuid
+import secrets
+import time
 from dataclasses import dataclass, field
 from email.policy import Compat32
+from functools import lru_cache
 
 from shared.renderer import RenderedMessage
 
@@ -99,9 +101,20 @@ def _text_part(body: str, subtype: str) -> bytes:
 def _boundary(*bodies: str) -> str:
     """A MIME boundary found in none of the bodies."""
     while True:
-        boundary = f"=_{uuid.uuid4().hex}"
+        boundary = f"=_{secrets.token_hex(16)}"
         if not any(boundary in body for body in bodies):
             return boundary
+
+
+@lru_cache(maxsize=256)
+def _from(name: str, address: str) -> str:
+    return email.utils.formataddr((name, address))
+
+
+@lru_cache(maxsize=2)
+def _date(second: int) -> str:
+    """The ``Date`` of a message sent in this second (RFC 5322 wants no finer)."""
+    return email.utils.formatdate(second, localtime=False, usegmt=True)
 
 
 def build(
@@ -118,10 +131,10 @@ def build(
     """The message, answering the thread when there is one, as it goes over SMTP
     (lines end in LF; the SMTP client sends CRLF)."""
     fields = [
-        ("From", email.utils.formataddr((sender_name, sender_email))),
+        ("From", _from(sender_name, sender_email)),
         ("To", to),
         ("Subject", rendered.subject),
-        ("Date", email.utils.formatdate(localtime=False, usegmt=True)),
+        ("Date", _date(int(time.time()))),
         ("Message-ID", message_id),
     ]
     if thread.message_ids:

@@ -8,9 +8,7 @@ batch): either is scoped to one org by the caller.
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,11 +29,9 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.kit.ids import new_id
@@ -47,9 +43,8 @@ from services.mailer.models import (
     stops,
     suppressions,
 )
-from services.mailer.sequence.message import Thread
+from services.mailer.sequence.driver import DriverStatement
 from shared.contracts import Contract
-from shared.contracts.sequence import SequenceSend
 
 Executor = AsyncSession | AsyncConnection
 
@@ -67,67 +62,6 @@ class QueuedSend:
     generation_started_at: datetime | None = None
 
 
-async def create(
-    session: Executor,
-    *,
-    org_id: uuid.UUID,
-    assistant_id: uuid.UUID,
-    batch_id: uuid.UUID,
-    sends: list[SequenceSend],
-    ids: list[uuid.UUID],
-    message_ids: list[str],
-) -> list[QueuedSend]:
-    """The batch's send rows (created on first sight) still ``queued``, in order."""
-    await session.execute(
-        insert(sequence_sends).on_conflict_do_nothing(
-            index_elements=["enrollment_id", "generation", "step"]
-        ),
-        [
-            {
-                "id": send_id,
-                "org_id": org_id,
-                "assistant_id": assistant_id,
-                "lead_id": s.lead_id,
-                "enrollment_id": s.enrollment_id,
-                "generation": s.generation,
-                "step": s.step,
-                "total_steps": s.total_steps,
-                "tone": str(s.tone),
-                "batch_id": batch_id,
-                "planned_at": s.planned_at,
-                "generation_started_at": s.generation_started_at,
-                "message_id": message_id,
-            }
-            for s, send_id, message_id in zip(sends, ids, message_ids, strict=True)
-        ],
-    )
-    keys = [(s.enrollment_id, s.generation, s.step) for s in sends]
-    rows = await session.execute(
-        select(sequence_sends)
-        .where(
-            tuple_(
-                sequence_sends.c.enrollment_id, sequence_sends.c.generation, sequence_sends.c.step
-            ).in_(keys),
-            sequence_sends.c.status == "queued",
-        )
-        .order_by(sequence_sends.c.planned_at, sequence_sends.c.id)
-    )
-    return [
-        QueuedSend(
-            id=r.id,
-            lead_id=r.lead_id,
-            enrollment_id=r.enrollment_id,
-            generation=r.generation,
-            step=r.step,
-            total_steps=r.total_steps,
-            tone=r.tone,
-            message_id=r.message_id,
-            generation_started_at=r.generation_started_at,
-        )
-        for r in rows
-    ]
-
-
 async def assistant(session: Executor, assistant_id: uuid.UUID) -> dict[str, Any] | None:
     row = (
         (await session.execute(select(assistants).where(assistants.c.id == assistant_id)))
@@ -135,39 +69,6 @@ async def assistant(session: Executor, assistant_id: uuid.UUID) -> dict[str, Any
         .first()
     )
     return dict(row) if row is not None else None
-
-
-async def leads_of(session: Executor, lead_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    rows = await session.execute(select(leads).where(leads.c.id.in_(lead_ids)))
-    return {r.id: r for r in rows}
-
-
-async def threads(
-    session: Executor, keys: list[tuple[uuid.UUID, int]]
-) -> dict[tuple[uuid.UUID, int], Thread]:
-    """Each (lead, generation)'s messages already sent, oldest first."""
-    if not keys:
-        return {}
-    rows = await session.execute(
-        select(
-            sequence_sends.c.lead_id,
-            sequence_sends.c.generation,
-            sequence_sends.c.message_id,
-            sequence_sends.c.subject,
-        )
-        .where(
-            tuple_(sequence_sends.c.lead_id, sequence_sends.c.generation).in_(keys),
-            sequence_sends.c.status.in_(["sent", "unknown"]),
-        )
-        .order_by(sequence_sends.c.step)
-    )
-    found: dict[tuple[uuid.UUID, int], list[tuple[str, str | None]]] = defaultdict(list)
-    for lead_id, generation, message_id, subject in rows:
-        found[(lead_id, generation)].append((message_id, subject))
-    return {
-        key: Thread(message_ids=[m for m, _ in items], subject=items[0][1])
-        for key, items in found.items()
-    }
 
 
 @cache
@@ -364,6 +265,8 @@ async def advance(
     The data-modifying parts share the statement's snapshot and commit together."""
     if finished is None and event is None and claim is None:
         return Decided(None)
+    # The JSONB parameters go to the driver as JSON text, as SQLAlchemy's JSONB type
+    # sends them (its asyncpg connection's jsonb codec expects text).
     params: dict[str, Any] = {"p_org_id": org_id}
     if finished is not None:
         params.update(
@@ -374,7 +277,7 @@ async def advance(
             p_event_id=new_id(),
             p_event_name=event.message_name,
             p_event_version=event.version,
-            p_event_payload=event.model_dump(mode="json"),
+            p_event_payload=event.model_dump_json(),
         )
     if claim is not None:
         params.update(
@@ -389,61 +292,20 @@ async def advance(
             p_cancel_id=new_id(),
             p_cancel_name=claim.cancelled.message_name,
             p_cancel_version=claim.cancelled.version,
-            p_cancel_payload=claim.cancelled.model_dump(mode="json"),
+            p_cancel_payload=claim.cancelled.model_dump_json(),
         )
     statement = _on_driver(
         finished.status if finished is not None else None, event is not None, claim is not None
     )
-    row = await statement.run(conn, params)
+    row = await statement.fetchrow(conn, params)
     if claim is None or row is None:
         return Decided(None)
     return Decided(row["status"], row["reason"])
 
 
-_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
-# The JSONB parameters, passed to the driver as JSON text (as SQLAlchemy's own JSONB
-# type does, and its asyncpg connection's jsonb codec expects).
-_JSON = frozenset({"p_event_payload", "p_cancel_payload"})
-
-
-@dataclass(frozen=True)
-class _DriverStatement:
-    """One of :func:`_advancing`'s statements compiled once for asyncpg (``$n``
-    placeholders, each cast to its type), run on the driver's connection itself.
-
-    A sequence send runs one of them per message, and going through SQLAlchemy's
-    execution (parameter processing, the cursor adapter, the result) cost more CPU
-    than the statement's round trip; asyncpg prepares and caches it by its text."""
-
-    sql: str
-    names: tuple[str, ...]  # the parameter of each placeholder, in order
-    fixed: dict[str, Any]  # the statement's own literals
-
-    async def run(self, conn: AsyncConnection, params: dict[str, Any]) -> Any:
-        """The statement's row (or None) on ``conn``, an org connection in autocommit
-        (:func:`.connection.org_connection`): with SQLAlchemy's transaction bypassed,
-        it must be the statement's own."""
-        if conn.sync_connection is None or (
-            conn.sync_connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
-        ):
-            raise RuntimeError("advance runs on an org connection in autocommit")
-        values = {**self.fixed, **params}
-        for name in _JSON.intersection(values):
-            values[name] = json.dumps(values[name])
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None  # a checked-out connection has one
-        return await driver.fetchrow(self.sql, *(values[name] for name in self.names))
-
-
 @cache
-def _on_driver(finish: str | None, announce: bool, decide: bool) -> _DriverStatement:
-    compiled = _advancing(finish, announce, decide).compile(dialect=_DIALECT)
-    fixed = {
-        name: bind.effective_value
-        for name, bind in compiled.binds.items()
-        if not name.startswith("p_")
-    }
-    return _DriverStatement(compiled.string, tuple(compiled.positiontup or ()), fixed)
+def _on_driver(finish: str | None, announce: bool, decide: bool) -> DriverStatement:
+    return DriverStatement.compile(_advancing(finish, announce, decide))
 
 
 async def publish(conn: Executor, org_id: uuid.UUID, events: Sequence[Contract]) -> None:
