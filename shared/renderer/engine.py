@@ -102,11 +102,28 @@ def _custom(value: CustomValue) -> CustomValue:
     return _one_line(value) if isinstance(value, str) else value
 
 
+@lru_cache(maxsize=256)
+def _assistant_variables(assistant: AssistantContext) -> dict[str, Any]:
+    """What a template sees of the assistant (the same for every lead it writes to;
+    the templates only read it)."""
+    name = _one_line(assistant.name) or assistant.name
+    return {
+        "name": name,
+        "first_name": name.split()[0],
+        "company": _one_line(assistant.company),
+        "email": _one_line(assistant.email),
+        "phone": _one_line(assistant.phone),
+        # Its defaults for a lead without its own.
+        "context": _sentence(assistant.more_context),
+        "information": _sentence(assistant.more_information),
+    }
+
+
 def _variables(request: RenderRequest, step: int, position: Position) -> dict[str, Any]:
     """What a template sees. Every value is data: a template cannot reach the models."""
     lead: LeadContext = request.lead
     assistant: AssistantContext = request.assistant
-    name = _one_line(assistant.name) or assistant.name
+    writer = _assistant_variables(assistant)
     return {
         "tone": request.tone.value,
         "position": position.value,
@@ -121,15 +138,11 @@ def _variables(request: RenderRequest, step: int, position: Position) -> dict[st
             "custom_fields": {key: _custom(value) for key, value in lead.custom_fields.items()},
         },
         "assistant": {
-            "name": name,
-            "first_name": name.split()[0],
-            "company": _one_line(assistant.company),
-            "email": _one_line(assistant.email),
-            "phone": _one_line(assistant.phone),
+            key: writer[key] for key in ("name", "first_name", "company", "email", "phone")
         },
         # The lead's own, else the assistant's defaults.
-        "context": _sentence(lead.more_context) or _sentence(assistant.more_context),
-        "information": _sentence(lead.more_information) or _sentence(assistant.more_information),
+        "context": _sentence(lead.more_context) or writer["context"],
+        "information": _sentence(lead.more_information) or writer["information"],
         "brochure_url": assistant.brochure_url,
         "calendar_url": assistant.calendar_url,
     }
@@ -225,23 +238,36 @@ def _link(url: str, text: str) -> str:
     return f'<a href="{escape(url)}">{escape(text)}</a>'
 
 
-def _html(
-    paragraphs: list[list[_Segment]], signoff: str, signature: list[str], calendar_url: str | None
-) -> str:
+class _Closing(NamedTuple):
+    """The sign-off, the signature and the "Book a Meeting" link, as text and HTML."""
+
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=256)
+def _closing(assistant: AssistantContext, signoff: str) -> _Closing:
+    signature = _signature_lines(assistant)
+    text = [signoff, *signature]
+    html = "<br>\n".join([escape(signoff), *(escape(line) for line in signature)])
+    if assistant.calendar_url:
+        text.append(f"{BOOK_A_MEETING}: {assistant.calendar_url}")
+        html += "<br>\n" + _link(assistant.calendar_url, BOOK_A_MEETING)
+    return _Closing("\n".join(text), f"<p>{html}</p>")
+
+
+def _html(paragraphs: list[list[_Segment]], closing: str) -> str:
     """The HTML body: a ``<p>`` a paragraph, each link one of the assistant's own URLs,
-    then the sign-off, the signature and the "Book a Meeting" link. Every piece of text
-    is escaped. (Written out rather than as a Jinja layout: it is a few lines, and the
-    template's machinery cost a tenth of a send's rendering.)"""
+    then the closing. Every piece of text is escaped. (Written out rather than as a
+    Jinja layout: it is a few lines, and the template's machinery cost a tenth of a
+    send's rendering.)"""
     body = [
         "<p>"
         + "".join(_link(url, text) if url else escape(text) for text, url in paragraph)
         + "</p>"
         for paragraph in paragraphs
     ]
-    closing = "<br>\n".join([escape(signoff), *(escape(line) for line in signature)])
-    if calendar_url:
-        closing += "<br>\n" + _link(calendar_url, BOOK_A_MEETING)
-    body.append(f"<p>{closing}</p>")
+    body.append(closing)
     return "\n".join(body)
 
 
@@ -249,19 +275,10 @@ def _assemble(
     request: RenderRequest, subject: str, paragraphs: list[str], signoff: str
 ) -> RenderedMessage:
     assistant = request.assistant
-    signature = _signature_lines(assistant)
-    closing = [signoff, *signature]
-    if assistant.calendar_url:
-        closing.append(f"{BOOK_A_MEETING}: {assistant.calendar_url}")
-    text = "\n\n".join([*paragraphs, "\n".join(closing)]) + "\n"
-
+    closing = _closing(assistant, signoff)
+    text = "\n\n".join([*paragraphs, closing.text]) + "\n"
     links = _links(*(url for url in (assistant.brochure_url, assistant.calendar_url) if url))
-    html = _html(
-        [_segments(paragraph, links) for paragraph in paragraphs],
-        signoff,
-        signature,
-        assistant.calendar_url,
-    )
+    html = _html([_segments(paragraph, links) for paragraph in paragraphs], closing.html)
     return RenderedMessage(subject=subject, text=text, html=html)
 
 

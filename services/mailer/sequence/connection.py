@@ -24,8 +24,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.db import ALL_ORGS_SETTING, ORG_SETTING, Database
+from services.mailer.sequence.driver import DriverStatement
 
-_SCOPE = text("SELECT set_config(:org, :value, false), set_config(:all_orgs, '', false)")
+_SCOPE = DriverStatement.compile(
+    text("SELECT set_config(:p_org, :p_value, false), set_config(:p_all_orgs, '', false)")
+)
+
+
+async def _set_scope(conn: AsyncConnection, value: str) -> None:
+    await _SCOPE.fetchrow(
+        conn, {"p_org": ORG_SETTING, "p_value": value, "p_all_orgs": ALL_ORGS_SETTING}
+    )
 
 
 @asynccontextmanager
@@ -34,9 +43,7 @@ async def org_connection(database: Database, org_id: uuid.UUID) -> AsyncIterator
     async with database.engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            await conn.execute(
-                _SCOPE, {"org": ORG_SETTING, "value": str(org_id), "all_orgs": ALL_ORGS_SETTING}
-            )
+            await _set_scope(conn, str(org_id))
             yield conn
         finally:
             await _unscope(conn)
@@ -47,7 +54,7 @@ async def _unscope(conn: AsyncConnection) -> None:
     try:
         if conn.in_transaction():
             await conn.rollback()
-        await conn.execute(_SCOPE, {"org": ORG_SETTING, "value": "", "all_orgs": ALL_ORGS_SETTING})
+        await _set_scope(conn, "")
     except BaseException:
         # Closed rather than handed to the next user still scoped to this org.
         await conn.invalidate()

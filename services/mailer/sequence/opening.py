@@ -25,11 +25,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Uuid, bindparam, text
+from sqlalchemy import DateTime, Integer, String, Uuid, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.mailer.models import leads, sequence_sends, thread_roots
+from services.mailer.models import assistants, leads, sequence_sends, thread_roots
 from services.mailer.sequence.driver import DriverStatement
 from services.mailer.sequence.message import Thread
 from services.mailer.sequence.repository import QueuedSend
@@ -73,8 +73,16 @@ queued AS (
     WHERE s.status = 'queued'
 )
 SELECT queued.*,
-       leads.email AS lead_email, leads.data AS lead_data, leads.deleted AS lead_deleted,
+       leads.email AS lead_email, leads.deleted AS lead_deleted,
        leads.reply_token, leads.unsubscribe_token,
+       leads.data->>'email' AS lead_shown_email,
+       leads.data->>'first_name' AS lead_first_name,
+       leads.data->>'last_name' AS lead_last_name,
+       leads.data->>'company' AS lead_company,
+       leads.data->>'title' AS lead_title,
+       leads.data->>'more_context' AS lead_more_context,
+       leads.data->>'more_information' AS lead_more_information,
+       leads.data->'custom_fields' AS lead_custom_fields,
        sent.message_ids AS sent_ids, sent.subject AS sent_subject,
        roots.message_id AS root_id, roots.subject AS root_subject,
        roots."references" AS root_references
@@ -118,16 +126,33 @@ def _statement() -> DriverStatement:
     )
 
 
+@cache
+def _assistant_statement() -> DriverStatement:
+    return DriverStatement.compile(
+        select(assistants.c.data, assistants.c.flagged_reason).where(
+            assistants.c.id == bindparam("p_assistant_id", type_=Uuid)
+        )
+    )
+
+
+async def assistant_of(conn: AsyncConnection, assistant_id: uuid.UUID) -> dict[str, Any] | None:
+    """The batch's assistant as the mailer keeps it (its ``assistant.upserted`` payload
+    as ``data``, and ``flagged_reason``), None when it is not known here yet."""
+    row = await _assistant_statement().fetchrow(conn, {"p_assistant_id": assistant_id})
+    return dict(row) if row is not None else None
+
+
 @dataclass(frozen=True)
 class Lead:
-    """What the mailer keeps of the send's lead: its ``lead.upserted`` payload (as
-    stored, validated when it was), its address and its two tokens."""
+    """What a message needs of the send's lead: its address and its two tokens, and
+    the fields of its ``lead.upserted`` payload a message may use (as stored, checked
+    when it was; only these are read, since decoding the whole payload cost more)."""
 
     email: str
-    data: dict[str, Any]
     deleted: bool
     reply_token: str
     unsubscribe_token: str
+    fields: dict[str, Any]  # LeadContext's, as stored
 
 
 @dataclass(frozen=True)
@@ -162,12 +187,27 @@ def _thread(row: Any) -> Thread:
 def _lead(row: Any) -> Lead | None:
     if row["lead_email"] is None:
         return None
+    custom = row["lead_custom_fields"] or {}
     return Lead(
         email=row["lead_email"],
-        data=row["lead_data"],
         deleted=row["lead_deleted"],
         reply_token=row["reply_token"],
         unsubscribe_token=row["unsubscribe_token"],
+        fields={
+            "first_name": row["lead_first_name"],
+            "last_name": row["lead_last_name"],
+            "email": row["lead_shown_email"],
+            "company": row["lead_company"],
+            "title": row["lead_title"],
+            "more_context": row["lead_more_context"],
+            "more_information": row["lead_more_information"],
+            # What a template can print: plain values (a list or an object is left out).
+            "custom_fields": {
+                key: value
+                for key, value in custom.items()
+                if isinstance(value, str | int | float | bool) or value is None
+            },
+        },
     )
 
 

@@ -32,7 +32,7 @@ from services.kit.llm import LlmConfig
 from services.mailer.sequence import message as messages
 from services.mailer.sequence import repository, roots
 from services.mailer.sequence.connection import atomic, org_connection
-from services.mailer.sequence.opening import open_batch
+from services.mailer.sequence.opening import assistant_of, open_batch
 from services.mailer.sequence.writer import write
 from services.mailer.smtp import SmtpConfig, SmtpPool, SmtpResult
 from shared.contracts import AssistantUpserted, Contract
@@ -114,27 +114,19 @@ def _request(
     row: repository.QueuedSend,
     subject: str | None,
 ) -> RenderRequest:
-    """What to write to ``lead``, the stored ``lead.upserted`` payload (validated when
-    it was stored: read here as it is, which costs a tenth of validating it again)."""
-    custom = {
-        k: v
-        for k, v in (lead.get("custom_fields") or {}).items()
-        if isinstance(v, str | int | float | bool) or v is None
-    }
+    """What to write to ``lead`` (:class:`LeadContext`'s fields); its more context and
+    more information default to the assistant's."""
     return RenderRequest(
         tone=Tone(row.tone),
         step=row.step,
         total_steps=row.total_steps,
         assistant=writing,
         lead=LeadContext(
-            first_name=lead.get("first_name"),
-            last_name=lead.get("last_name"),
-            email=lead.get("email"),
-            company=lead.get("company"),
-            title=lead.get("title"),
-            more_context=lead.get("more_context") or assistant.more_context,
-            more_information=lead.get("more_information") or assistant.more_information,
-            custom_fields=custom,
+            **{
+                **lead,
+                "more_context": lead["more_context"] or assistant.more_context,
+                "more_information": lead["more_information"] or assistant.more_information,
+            }
         ),
         thread_subject=subject,
     )
@@ -164,7 +156,7 @@ async def _send_batch(
     conn: AsyncConnection, batch: SendSequenceBatch, out: Outbound, *, last_try: bool
 ) -> BatchOutcome:
     result = BatchOutcome()
-    stored_assistant = await repository.assistant(conn, batch.assistant_id)
+    stored_assistant = await assistant_of(conn, batch.assistant_id)
     domain_of = (stored_assistant or {}).get("data", {}).get("email") or ""
     # Kept on first sight, even before the batch can go out.
     await roots.keep(conn, batch.org_id, batch.sends)
@@ -197,7 +189,7 @@ async def _send_batch(
             result.retry += 1
             continue
         written = await write(
-            _request(writing, assistant, stored_lead.data, row, thread.subject),
+            _request(writing, assistant, stored_lead.fields, row, thread.subject),
             llm=out.llm,
             client=out.http,
         )
