@@ -46,7 +46,7 @@ from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import cycle
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosmtplib
 import structlog
@@ -222,18 +222,21 @@ async def _mailbox(
     return Sender(assistant_id, org_id, address, username, lead_ids)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Took:
-    seconds: float
+    seconds: float  # first: rounds sort by it
     cpu: float  # this process's CPU seconds, the server's share included
 
     def __add__(self, other: Took) -> Took:
         return Took(self.seconds + other.seconds, self.cpu + other.cpu)
 
 
-def _median(rounds: list[Took]) -> Took:
-    """The median round by time (the lower middle one of an even number)."""
-    return sorted(rounds, key=lambda took: took.seconds)[(len(rounds) - 1) // 2]
+def _middle(values: list[Ordered]) -> Ordered:
+    """The median (the lower middle one of an even number)."""
+    return sorted(values)[(len(values) - 1) // 2]
+
+
+Ordered = TypeVar("Ordered", float, Took)
 
 
 async def _timed(work: Awaitable[None]) -> Took:
@@ -360,55 +363,44 @@ async def _main() -> None:
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
 
-        raws: list[Took] = []
-        ours: list[Took] = []
+        rounds: dict[str, list[Took]] = {"raw": [], "ours": []}
+        size = {"raw": 0, "ours": 0}  # bytes the server received from each side
         for number in range(ROUNDS):
             slices = list(zip(*(m.batches(number + 1) for m in mailboxes), strict=True))
-            took_raw, took_ours = Took(0, 0), Took(0, 0)
-            sink.messages = sink.size = 0
+            took = {"raw": Took(0, 0), "ours": Took(0, 0)}
+            sink.messages = 0
             for at, batches in enumerate(slices):
                 payloads = [p[at * BATCH : (at + 1) * BATCH] for p in prebuilt]
-                raw_slice = _raw(clients, mailboxes, payloads)
-                ours_slice = _send_batches(database, out, list(batches))
-                if at % 2:
-                    took_ours += await _timed(ours_slice)
-                    took_raw += await _timed(raw_slice)
-                else:
-                    took_raw += await _timed(raw_slice)
-                    took_ours += await _timed(ours_slice)
+                sides = [
+                    ("raw", _raw(clients, mailboxes, payloads)),
+                    ("ours", _send_batches(database, out, list(batches))),
+                ]
+                for side, work in sides[:: -1 if at % 2 else 1]:
+                    before = sink.size
+                    took[side] += await _timed(work)
+                    size[side] += sink.size - before
             assert sink.messages == 2 * total, (sink.messages, total)
-            raws.append(took_raw)
-            ours.append(took_ours)
+            for side, spent in took.items():
+                rounds[side].append(spent)
         for client in clients:
             await client.quit()
 
-        # The sizes of what each side sent (the round's both halves again, apart).
-        sink.messages = sink.size = 0
-        await _send_batches(database, out, [m.batches(ROUNDS + 1)[0] for m in mailboxes])
-        measured_size = sink.size / sink.messages
-        sink.messages = sink.size = 0
-        clients = await _raw_clients(port, mailboxes)
-        await _raw(clients, mailboxes, [p[:BATCH] for p in prebuilt])
-        for client in clients:
-            await client.quit()
-        raw_size = sink.size / sink.messages
-
-        ratios = sorted(r.seconds / o.seconds for r, o in zip(raws, ours, strict=True))
-        raw_median = _median(raws)
-        ours_median = _median(ours)
-        for label, took, size, note in (
-            ("raw aiosmtplib, a reused connection each", raw_median, raw_size, ""),
+        sent = total * ROUNDS
+        ratios = [r.seconds / o.seconds for r, o in zip(rounds["raw"], rounds["ours"], strict=True)]
+        for label, side, note in (
+            ("raw aiosmtplib, a reused connection each", "raw", ""),
             (
                 "send_batch: rendered, rows, pooled SMTP",
-                ours_median,
-                measured_size,
-                f"; {ratios[(len(ratios) - 1) // 2]:.0%} of raw, the median round's, "
-                f"rounds {ratios[0]:.0%} to {ratios[-1]:.0%}",
+                "ours",
+                f"; {_middle(ratios):.0%} of raw, the median round's, "
+                f"rounds {min(ratios):.0%} to {max(ratios):.0%}",
             ),
         ):
+            median = _middle(rounds[side])
             print(
-                f"  {label:42s} {total / took.seconds:7,.0f} msgs/s  ({took.seconds:.2f} s, "
-                f"CPU {took.cpu / total * 1000:.1f} ms and {size:,.0f} bytes a message{note})"
+                f"  {label:42s} {total / median.seconds:7,.0f} msgs/s  ({median.seconds:.2f} s, "
+                f"CPU {median.cpu / total * 1000:.1f} ms and {size[side] / sent:,.0f} bytes "
+                f"a message{note})"
             )
         print(f"  load average at the end: {os.getloadavg()[0]:.1f}")
     finally:

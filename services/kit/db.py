@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -80,9 +81,11 @@ class Database:
         return cls(engine=engine, sessionmaker=make_sessionmaker(engine))
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessionmaker() as session, session.begin():
+    async def transaction(self, bind: AsyncConnection | None = None) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error;
+        on ``bind``, a connection the caller holds, instead of one from the pool."""
+        session = self.sessionmaker() if bind is None else self.sessionmaker(bind=bind)
+        async with session, session.begin():
             yield session
 
     async def dispose(self) -> None:

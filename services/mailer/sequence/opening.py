@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.mailer.models import assistants, leads, sequence_sends, thread_roots
+from services.mailer.sequence import roots
 from services.mailer.sequence.driver import DriverStatement
 from services.mailer.sequence.message import Thread
 from services.mailer.sequence.repository import QueuedSend
@@ -165,23 +166,13 @@ class Opened:
     thread: Thread
 
 
-def _bracketed(message_id: str) -> str:
-    return f"<{message_id.strip().strip('<>')}>"
-
-
 def _thread(row: Any) -> Thread:
-    """The thread's messages, oldest first: the root (its own References, then itself)
-    where the sequence answers one, then the steps sent; its subject, the root's or
-    else the first step's."""
-    own: list[str] = row["sent_ids"] or []
+    """The messages of the row's thread: its steps sent (oldest first), behind the root
+    where the sequence answers one."""
+    sent = Thread(message_ids=row["sent_ids"] or [], subject=row["sent_subject"])
     if row["root_id"] is None:
-        return Thread(message_ids=own, subject=row["sent_subject"] if own else None)
-    references = row["root_references"] or []
-    root = [_bracketed(r) for r in references if r] + [_bracketed(row["root_id"])]
-    return Thread(
-        message_ids=[*dict.fromkeys([*root, *own])],
-        subject=row["root_subject"] or (row["sent_subject"] if own else None),
-    )
+        return sent
+    return roots.answering(sent, row["root_id"], row["root_subject"], row["root_references"] or [])
 
 
 def _lead(row: Any) -> Lead | None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy.dialects.postgresql import insert
 
 from services.mailer.models import thread_roots
+from services.mailer.sequence.message import Thread
 from services.mailer.sequence.repository import Executor
 from shared.contracts.sequence import SequenceSend
 
@@ -39,4 +40,18 @@ async def keep(session: Executor, org_id: uuid.UUID, sends: Sequence[SequenceSen
             ]
         )
         .on_conflict_do_nothing(index_elements=["lead_id", "generation"])
+    )
+
+
+def _bracketed(message_id: str) -> str:
+    return f"<{message_id.strip().strip('<>')}>"
+
+
+def answering(sent: Thread, root_id: str, root_subject: str, references: list[str]) -> Thread:
+    """The thread of a sequence that answers a root: the root's own References, the
+    root, then the steps ``sent``; the root's subject, else the first step's."""
+    root = [_bracketed(r) for r in references if r] + [_bracketed(root_id)]
+    return Thread(
+        message_ids=[*dict.fromkeys([*root, *sent.message_ids])],
+        subject=root_subject or sent.subject,
     )

@@ -84,5 +84,5 @@ def allocate(mailbox: Mailbox, now: datetime, count: int) -> tuple[list[Verdict]
             )
         )
     if (day, sent, last_at) != (mailbox.day, mailbox.sent, mailbox.last_at):
-        mailbox = Mailbox(mailbox.time_zone, limit, spacing, day, sent, last_at)
+        mailbox = mailbox._replace(day=day, sent=sent, last_at=last_at)
     return verdicts, mailbox

@@ -8,7 +8,6 @@ without doing any of it twice. "Now" is always a parameter.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -153,12 +152,12 @@ _LOCK_MAILBOXES = text(
 )
 
 
-async def lock_mailboxes(session: AsyncSession, claimed: Iterable[Due]) -> dict[uuid.UUID, Mailbox]:
-    """The counters of the mailboxes of ``claimed``, with their assistants' limits
-    (absent: the defaults), locked until the batch commits."""
-    of: dict[uuid.UUID, Due] = {}
-    for due in claimed:
-        of.setdefault(due.assistant_id, due)
+async def lock_mailboxes(
+    session: AsyncSession, of: dict[uuid.UUID, Due]
+) -> dict[uuid.UUID, Mailbox]:
+    """The counters of the mailboxes ``of`` (each assistant's id, with one of its due
+    steps, which carries its limits; absent: the defaults), locked until the batch
+    commits."""
     if not of:
         return {}
     rows = await session.execute(

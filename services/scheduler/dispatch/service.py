@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -56,7 +54,7 @@ async def tick(
     # Two connections for the tick's transactions, the batches taking turns (a checkout
     # per batch cost a ping).
     async with database.engine.connect() as first, database.engine.connect() as second:
-        async with _transaction(database, first) as session:
+        async with database.transaction(bind=first) as session:
             await scope_to_all_orgs(session)
             result.resumed = await _resume(session, now, batch_size)
         await _batches(database, (first, second), now, batch_size, max_batches, result)
@@ -125,22 +123,12 @@ async def _batch(
     claimed: asyncio.Future[int],
 ) -> None:
     """One batch in one transaction; ``claimed`` is set to how many rows it claimed."""
-    async with _transaction(database, connection) as session:
+    async with database.transaction(bind=connection) as session:
         await repository.begin_batch(session)
         claim = await repository.claim_due(session, now, batch_size)
         claimed.set_result(len(claim))
         if claim:
             await _dispatch(session, claim, now, result)
-
-
-@asynccontextmanager
-async def _transaction(
-    database: Database, connection: AsyncConnection
-) -> AsyncIterator[AsyncSession]:
-    """A session in one transaction on ``connection``: committed on success, rolled
-    back on error (``Database.transaction`` on a connection the caller holds)."""
-    async with database.sessionmaker(bind=connection) as session, session.begin():
-        yield session
 
 
 async def _resume(session: AsyncSession, now: datetime, limit: int) -> int:
@@ -212,12 +200,13 @@ async def _dispatch(
     # Every live step is planned as if it goes now before the mailbox counters are
     # locked: the batch before this one holds them until it commits, and this one plans
     # meanwhile. A step the limits hold back drops its plan.
-    no_history = timing.ReplyHistory()
-    plans = [_advance(due, now, histories.get(due.lead_id, no_history)) for due in live]
+    plans = [_advance(due, now, histories[due.lead_id]) for due in live]
     by_assistant: dict[uuid.UUID, list[tuple[repository.Due, _Advance]]] = defaultdict(list)
     for due, plan in zip(live, plans, strict=True):
         by_assistant[due.assistant_id].append((due, plan))
-    mailboxes = await repository.lock_mailboxes(session, live)
+    mailboxes = await repository.lock_mailboxes(
+        session, {assistant_id: steps[0][0] for assistant_id, steps in by_assistant.items()}
+    )
     batches: list[dict[str, Any]] = []  # one per mailbox, in one dispatch job
     advanced: list[dict[str, Any]] = []  # in one enrollments.updated
     for assistant_id, steps in by_assistant.items():
@@ -257,8 +246,7 @@ async def _dispatch(
                 )
                 result.deferred += 1
         if sends:
-            # Random (a UUIDv7 or a uuid5 each cost more than planning a step).
-            batches.append(payloads.batch(uuid.uuid4(), steps[0][0].org_id, assistant_id, sends))
+            batches.append(payloads.batch(new_id(), steps[0][0].org_id, assistant_id, sends))
             result.batches += 1
             result.dispatched += len(sends)
             result.by_assistant[assistant_id] = result.by_assistant.get(assistant_id, 0) + len(

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.outbox import publish
-from services.scheduler import timing
 from services.scheduler.enrollments import planning, repository
 from services.scheduler.models import outbox
 from shared.contracts.sequence import EnrollmentsUpdated, EnrollmentUpdated
@@ -119,7 +118,7 @@ async def _replan(
     updates: list[EnrollmentUpdated] = []
     for row in pending:
         clock = planning.LeadClock(row.lead_id, row.time_zone, row.country, row.optimize)
-        history = histories.get(row.lead_id, timing.ReplyHistory())
+        history = histories[row.lead_id]
         planned = planning.replan(row.wait_ends_at, clock, history, now=now)
         if (planned.at, planned.reason) == (row.next_send_at, row.next_send_reason):
             continue  # already so: a redelivered event, or a plan the change leaves alone

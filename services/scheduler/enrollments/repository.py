@@ -207,15 +207,11 @@ async def histories(
     for org_id, scope, key, hour, replies in rows:
         histogram = counts.setdefault((org_id, scope, key), [0] * timing.HOURS_PER_WEEK)
         histogram[hour] = replies
-    if not counts:
-        # No replies to any of them yet (every lead of a new org): one empty history.
-        return dict.fromkeys((k.lead_id for k in keys), timing.ReplyHistory())
+    # As tuples once: an org's histogram is every one of its leads'.
+    frozen = {found: tuple(histogram) for found, histogram in counts.items()}
 
     def of(org_id: uuid.UUID, scope: str, key: str | None) -> tuple[int, ...] | None:
-        if key is None:
-            return None
-        found = counts.get((org_id, scope, key))
-        return tuple(found) if found is not None else None
+        return frozen.get((org_id, scope, key)) if key is not None else None
 
     return {
         k.lead_id: timing.ReplyHistory(
